@@ -1,0 +1,102 @@
+"""The command line. The only module that imports click; each command parses its options,
+calls one core function and returns an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from devsecrets import __version__
+from devsecrets.errors import EXIT_FAILURE, DevsecretsError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="devsecrets")
+def cli() -> None:
+    """Secrets for one command, never for your shell.
+
+    A project lists the secrets it needs in .devsecrets.yml (references such as
+    op://vault/item/field or keyring:name, never values). `devsecrets run -- CMD` fetches
+    them, refuses anything that says production, and gives them to CMD alone.
+
+    Exit codes: the command's own; 125 devsecrets failed (nothing was started); 126 the
+    command cannot be executed; 127 not found; 128+N killed by signal N; 2 usage error.
+    """
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--only", "only", multiple=True, metavar="NAME", help="Inject only this secret (repeatable)."
+)
+@click.option("--no-mask", is_flag=True, help="Do not mask secret values in the output.")
+@click.option("-v", "--verbose", is_flag=True, help="Say on stderr what is injected (names only).")
+@click.argument(
+    "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]..."
+)
+def run(only: tuple[str, ...], no_mask: bool, verbose: bool, command: tuple[str, ...]) -> int:
+    """Run CMD with the project's secrets in its environment only.
+
+    The child gets your environment plus the secrets its command may receive (see
+    `commands:` in .devsecrets.yml); your shell gets nothing. Every secret value in its
+    output is replaced by <concealed by devsecrets>; when stdout is a terminal the command
+    runs on a pty, so colours, prompts and REPLs keep working. Ctrl-C, Ctrl-Z and signals
+    reach the command as they would without devsecrets.
+
+    \b
+    Examples:
+      devsecrets run -- make test
+      devsecrets run --only STRIPE_API_KEY -- ./scripts/charge.sh
+    """
+    from devsecrets.run import exit_like, run_in_project
+
+    exit_like(run_in_project(command, only=only, mask=not no_mask, verbose=verbose))
+    return 0  # not reached: exit_like leaves the process
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> int:
+    """Show the project's secrets: name, source, scope, last update. Never a value."""
+    from devsecrets.status import show_status
+
+    return show_status(as_json=as_json)
+
+
+@cli.command()
+def demo() -> int:
+    """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
+    from devsecrets.demo import run_demo
+
+    return run_demo()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: map every named failure to its exit code, no traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="devsecrets", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except DevsecretsError as exc:
+        click.echo(exc.render(), err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        if os.environ.get("DEVSECRETS_DEBUG"):
+            raise
+        click.echo(
+            f"devsecrets: internal error ({type(exc).__name__}); run again with "
+            "DEVSECRETS_DEBUG=1 to see where, and report it",
+            err=True,
+        )
+        code = EXIT_FAILURE
+    sys.exit(code if isinstance(code, int) else 0)
