@@ -17,7 +17,10 @@ import sys
 
 from sandbox import DEVSECRETS, Sandbox, hyperfine, table
 
-WORDS = "the request for user session completed in ms retry connection cache hit miss".split()
+WORDS = [
+    *("the", "request", "for", "user", "session", "completed", "in"),
+    *("ms", "retry", "connection", "cache", "hit", "miss"),
+]
 WRITER = (
     "import sys\n"
     "w = sys.stdout.write\n"
@@ -59,14 +62,20 @@ def main() -> None:
         writer = box.root / "writer.py"
         lines = args.mb * (1 << 20) // 96
         writer.write_text(WRITER.format(lines=lines))
-        for label, child in (("cat", f"cat {log}"), ("python writer", f"{sys.executable} {writer}")):
+        for label, child in (
+            ("cat", f"cat {log}"),
+            ("python writer", f"{sys.executable} {writer}"),
+        ):
             results = hyperfine(
                 {
                     f"{label} alone": child,
                     f"run --no-mask -- {label}": f"{DEVSECRETS} run --no-mask -- {child}",
                     f"run -- {label} (masked)": f"{DEVSECRETS} run -- {child}",
                 },
-                cwd=project, env=box.env, runs=args.runs, warmup=1,
+                cwd=project,
+                env=box.env,
+                runs=args.runs,
+                warmup=1,
             )
             print(table(results, f"run --no-mask -- {label}"))
             masked = results[f"run -- {label} (masked)"]["median"]
