@@ -178,12 +178,28 @@ def test_config_owned_by_another_user_is_refused(tmp_path: Path) -> None:
         load_config(project)
 
 
-@pytest.mark.skipif(os.getuid() == 0, reason="root reads unreadable files")
 def test_unreadable_config(tmp_path: Path) -> None:
-    project = write_project(tmp_path, "secrets: {}\n")
+    import shutil
+    import tempfile
+
+    # A directory others can traverse (pytest's tmp root is 0700), so that only the file's
+    # own mode is in the way.
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    base.chmod(0o755)
+    project = write_project(base, "secrets: {}\n")
     (project / ".devsecrets.yml").chmod(0)
-    with pytest.raises(ConfigError, match="permission denied"):
-        load_config(project)
+    as_root = os.getuid() == 0
+    try:
+        if as_root:  # root reads anything: act as nobody for the open, then come back
+            os.seteuid(65534)
+        with pytest.raises(ConfigError) as info:
+            load_config(project)
+    finally:
+        if as_root:
+            os.seteuid(0)
+        shutil.rmtree(base)
+    assert "cannot be read: permission denied" in info.value.message
+    assert "chmod u+r" in (info.value.fix or "")
 
 
 def test_fifo_is_not_read(tmp_path: Path) -> None:
