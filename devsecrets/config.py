@@ -21,7 +21,7 @@ import yaml
 from devsecrets.durations import FIX as DURATION_FIX
 from devsecrets.durations import parse_duration
 from devsecrets.errors import ConfigError
-from devsecrets.paths import CONFIG_NAME
+from devsecrets.paths import CONFIG_NAME, find_config, start_dir
 from devsecrets.refs import Ref, RefError, parse_ref
 from devsecrets.yamldoc import Document, join, line_of
 
@@ -124,28 +124,6 @@ class Config:
 
 
 # ---------------------------------------------------------------- finding and reading
-
-
-def start_dir() -> Path:
-    """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
-    cwd = os.getcwd()
-    pwd = os.environ.get("PWD", "")
-    try:
-        if pwd.startswith("/") and os.path.samefile(pwd, cwd):
-            return Path(pwd)
-    except OSError:
-        pass
-    return Path(cwd)
-
-
-def find_config(start: Path | None = None) -> Path | None:
-    """The nearest `.devsecrets.yml` at or above `start`."""
-    here = start or start_dir()
-    for directory in (here, *here.parents):
-        candidate = directory / CONFIG_NAME
-        if os.path.lexists(candidate):
-            return candidate
-    return None
 
 
 def load_config(start: Path | None = None) -> Config:

@@ -1,13 +1,13 @@
 """Every file location devsecrets uses, from one overridable source.
 
 `DEVSECRETS_HOME` (tests, demo, portable installs) puts everything under one directory;
-otherwise platformdirs' per-user directories are used.
+otherwise platformdirs' per-user directories are used. Standard library only, and nothing
+slow at import: the warm `run` path (agent/fastpath.py) finds the config through here.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 CONFIG_NAME = ".devsecrets.yml"
@@ -57,7 +57,31 @@ def runtime_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return Path(xdg) / APP
+    import tempfile
+
     return Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+
+
+def start_dir() -> Path:
+    """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
+    cwd = os.getcwd()
+    pwd = os.environ.get("PWD", "")
+    try:
+        if pwd.startswith("/") and os.path.samefile(pwd, cwd):
+            return Path(pwd)
+    except OSError:
+        pass
+    return Path(cwd)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest `.devsecrets.yml` at or above `start`."""
+    here = start or start_dir()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_NAME
+        if os.path.lexists(candidate):
+            return candidate
+    return None
 
 
 def private_dir(path: Path) -> Path:
