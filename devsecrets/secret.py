@@ -7,7 +7,6 @@ reads it through `view()` or compares in constant time; nothing converts it to `
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import NoReturn
 
@@ -45,6 +44,8 @@ class Secret:
 
     def equals(self, other: Secret) -> bool:
         """Constant-time comparison of two values."""
+        import hmac  # here, not at the top: loading OpenSSL costs the warm `run` path ≈ 3 ms
+
         return hmac.compare_digest(self._buf, other._buf)
 
     def is_utf8(self) -> bool:

@@ -61,14 +61,18 @@ def collect(config: Config) -> tuple[list[Row], list[str]]:
 
 
 def show_status(*, as_json: bool) -> int:
+    from devsecrets.agent.commands import agent_state, describe
+
     config = load_config()
     rows, warnings = collect(config)
+    agent = agent_state(config.path)
     if as_json:
         document = {
             "project": config.project,
             "config": str(config.path),
             "scope": config.scope,
             "secrets": [row.as_json() for row in rows],
+            "agent": agent,
             "warnings": warnings,
         }
         print(json.dumps(document, indent=2))
@@ -81,6 +85,7 @@ def show_status(*, as_json: bool) -> int:
     widths = [max(len(line[i]) for line in table) for i in range(4)]
     for line in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    print(describe(agent))
     for warning in warnings:
         print(f"devsecrets: warning: {warning}", file=sys.stderr)
     return 0

@@ -1,0 +1,23 @@
+"""The console script. `run` with a session capability goes to the warm path first, which
+imports neither click nor yaml nor keyring; everything else, and every case the warm path
+declines, goes to the full command line (cli.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["run"]:
+        from devsecrets.run import SESSION_ENV
+
+        capability = os.environ.get(SESSION_ENV)
+        if capability:
+            from devsecrets.agent.fastpath import try_run
+
+            try_run(args[1:], capability)
+    from devsecrets.cli import main as cli_main
+
+    cli_main()
