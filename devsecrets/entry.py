@@ -11,6 +11,12 @@ import sys
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["run"]:
+        from devsecrets.agent.harden import not_dumpable
+
+        # First, before anything is read: the capability is in our environment and values
+        # will be in our memory; other processes of the user must not read either. (exec
+        # makes the child dumpable again: what the child is given stays readable, by design.)
+        not_dumpable()
         from devsecrets.run import SESSION_ENV
 
         capability = os.environ.get(SESSION_ENV)

@@ -55,9 +55,6 @@ def try_run(args: list[str], capability: str) -> None:
     if parsed is None:
         return
     only, mask, verbose, argv = parsed
-    from devsecrets.agent import harden
-
-    harden.not_dumpable()  # the capability is in our environment: keep /proc/PID/* closed
     config = find_config()
     if config is None:
         return

@@ -273,4 +273,6 @@ def _tell(fd: int | None, message: dict[str, Any]) -> None:
 
 
 def _log(text: str) -> None:
-    print(f"devsecrets agent: {text}", file=sys.stderr, flush=True)
+    """Names and events only, never a value. A broken stderr must not stop a wipe."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"devsecrets agent: {text}", file=sys.stderr, flush=True)
