@@ -1,8 +1,8 @@
 """Every file location devsecrets uses, from one overridable source.
 
 `DEVSECRETS_HOME` (tests, demo, portable installs) puts everything under one directory;
-otherwise platformdirs' per-user directories are used. Standard library only, and nothing
-slow at import: the warm `run` path (agent/fastpath.py) finds the config through here.
+otherwise platformdirs' per-user directories are used. The config and the agent's socket
+are looked up in lookup.py, which the warm `run` path uses without pathlib.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CONFIG_NAME = ".devsecrets.yml"
-APP = "devsecrets"
+from devsecrets import lookup
+
+CONFIG_NAME = lookup.CONFIG_NAME
+APP = lookup.APP
 
 
 def _home_override() -> Path | None:
@@ -51,37 +53,18 @@ def state_dir() -> Path:
 
 def runtime_dir() -> Path:
     """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp."""
-    home = _home_override()
-    if home:
-        return home / "run"
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return Path(xdg) / APP
-    import tempfile
-
-    return Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    return Path(lookup.runtime_dir())
 
 
 def start_dir() -> Path:
     """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
-    cwd = os.getcwd()
-    pwd = os.environ.get("PWD", "")
-    try:
-        if pwd.startswith("/") and os.path.samefile(pwd, cwd):
-            return Path(pwd)
-    except OSError:
-        pass
-    return Path(cwd)
+    return Path(lookup.start_dir())
 
 
 def find_config(start: Path | None = None) -> Path | None:
     """The nearest `.devsecrets.yml` at or above `start`."""
-    here = start or start_dir()
-    for directory in (here, *here.parents):
-        candidate = directory / CONFIG_NAME
-        if os.path.lexists(candidate):
-            return candidate
-    return None
+    found = lookup.find_config(str(start) if start else None)
+    return Path(found) if found else None
 
 
 def private_dir(path: Path) -> Path:

@@ -8,7 +8,10 @@ reads it through `view()` or compares in constant time; nothing converts it to `
 from __future__ import annotations
 
 import re
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # Well-formed UTF-8 (RFC 3629), matched on the bytes themselves: decoding to check would
 # leave an unwipeable `str` copy behind.

@@ -29,7 +29,7 @@ from agentkit import (
     wait_ready,
 )
 from conftest import Sandbox
-from helpers import cli
+from helpers import DEVSECRETS, cli
 
 from devsecrets.agent import client, protocol
 from devsecrets.agent.rundir import socket_path
@@ -79,6 +79,23 @@ def test_run_in_a_hooked_shell_gets_the_values_from_the_agent(
     assert not any(v.startswith("dsc1_") for v in env.values())
     assert inject_calls(sandbox) == fetched  # no provider call: the agent served it
     assert "DS_CAP" not in shell.sh("env")  # the hook's variable is not exported
+
+
+def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
+    agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
+) -> None:
+    shell = shells(canary_project(sandbox, tmp_path))
+    shell.enter()
+    wait_ready()
+    fetched = inject_calls(sandbox)
+    out = shell.sh(
+        f'DEVSECRETS_SESSION="$DS_CAP" {sys.executable} -X importtime {DEVSECRETS} run -- true'
+    )
+    assert shell.status == 0 and inject_calls(sandbox) == fetched, out
+    imported = {line.split("|")[-1].strip() for line in out.splitlines() if "|" in line}
+    assert "devsecrets.agent.fastpath" in imported
+    slow = {"click", "yaml", "keyring", "platformdirs", "pathlib", "typing", "dataclasses"}
+    assert imported & slow == set()
 
 
 def test_run_masks_and_passes_the_exit_status_on_the_warm_path(
@@ -135,14 +152,14 @@ def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shell
     assert shell.status == 0 and f"got={len(CANARIES['TOKEN'])}" in out
     assert "cannot serve this run (no agent is running)" in out
     assert inject_calls(sandbox) == before + 1
-    assert socket_path().exists()  # the stale socket is still there…
+    assert Path(socket_path()).exists()  # the stale socket is still there…
     shell.enter()  # …and the next enter replaces it with a new agent
     wait_ready()
     assert int(client.status()["pid"]) != pid
 
 
 def test_a_stale_socket_file_is_replaced(sandbox: Sandbox, tmp_path: Path) -> None:
-    path = socket_path()
+    path = Path(socket_path())
     path.parent.mkdir(mode=0o700, parents=True)
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
@@ -298,7 +315,7 @@ def test_sigterm_wipes_and_exits(agent: Agent, sandbox: Sandbox, tmp_path: Path)
     wait_ready()
     os.kill(agent.pid, signal.SIGTERM)
     assert agent.proc.wait(timeout=10) == 0
-    assert not socket_path().exists()
+    assert not Path(socket_path()).exists()
     assert "wiped (agent stopping)" in agent.log.read_text()
 
 
@@ -312,7 +329,7 @@ def test_exits_by_itself_when_idle_and_holding_nothing(tmp_path: Path) -> None:
 
 
 def test_the_runtime_directory_must_be_private(tmp_path: Path) -> None:
-    directory = socket_path().parent
+    directory = Path(socket_path()).parent
     directory.mkdir(mode=0o755, parents=True)
     directory.chmod(0o755)
     result = cli("agent", cwd=tmp_path)
@@ -326,7 +343,7 @@ def test_the_runtime_directory_must_be_private(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the directory to another uid")
 def test_a_runtime_directory_of_another_user_is_refused(tmp_path: Path) -> None:
-    directory = socket_path().parent
+    directory = Path(socket_path()).parent
     directory.mkdir(mode=0o700, parents=True)
     os.chown(directory, 4242, 4242)
     result = cli("agent", cwd=tmp_path)

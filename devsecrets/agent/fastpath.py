@@ -14,7 +14,7 @@ import sys
 
 from devsecrets.agent import client
 from devsecrets.errors import DevsecretsError
-from devsecrets.paths import find_config
+from devsecrets.lookup import find_config
 from devsecrets.run import exit_like, start_child
 from devsecrets.secret import Secret
 

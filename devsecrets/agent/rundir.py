@@ -3,19 +3,17 @@
 Under $XDG_RUNTIME_DIR (itself private) or, without one, in the shared temp directory, where
 anybody could have created the name first: a directory that is not ours, is a symlink, or is
 open to others is refused with the fix, never used, so nobody else can put a socket there
-that `run` would trust.
+that `run` would trust. Plain strings, no pathlib: the warm `run` path imports this.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
-from pathlib import Path
 
 from devsecrets.errors import DevsecretsError
-from devsecrets.paths import runtime_dir
+from devsecrets.lookup import runtime_dir
 
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
@@ -25,23 +23,22 @@ class RuntimeDirError(DevsecretsError):
     pass
 
 
-def socket_path() -> Path:
-    return runtime_dir() / SOCKET_NAME
+def socket_path() -> str:
+    return os.path.join(runtime_dir(), SOCKET_NAME)
 
 
-def private_runtime_dir(*, create: bool) -> Path:
+def private_runtime_dir(*, create: bool) -> str:
     """The runtime directory, checked (and created 0700 when `create`); RuntimeDirError."""
     path = runtime_dir()
     if create:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
+            os.mkdir(path, 0o700)
     check_private(path)
     return path
 
 
-def check_private(path: Path) -> None:
-    quoted = shlex.quote(str(path))
+def check_private(path: str) -> None:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -51,17 +48,23 @@ def check_private(path: Path) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise RuntimeDirError(
             f"{path} is not a directory (a symlink or a file): refused",
-            f"remove it (rm {quoted}) and start again",
+            f"remove it (rm {_quote(path)}) and start again",
         )
     if info.st_uid != os.getuid():
         raise RuntimeDirError(
             f"{path} belongs to uid {info.st_uid}, not to you: refused, someone else could "
             "read or replace the agent's socket",
-            f"ask an administrator to remove it (rm -r {quoted}), or set XDG_RUNTIME_DIR to a "
-            "private directory of yours",
+            f"ask an administrator to remove it (rm -r {_quote(path)}), or set "
+            "XDG_RUNTIME_DIR to a private directory of yours",
         )
     if info.st_mode & 0o077:
         raise RuntimeDirError(
             f"{path} is open to other users (mode {stat.S_IMODE(info.st_mode):o}): refused",
-            f"chmod 700 {quoted}",
+            f"chmod 700 {_quote(path)}",
         )
+
+
+def _quote(path: str) -> str:
+    import shlex  # only for messages; not imported on the warm `run` path
+
+    return shlex.quote(path)

@@ -25,13 +25,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devsecrets import __version__
 from devsecrets.agent import harden
 from devsecrets.agent.peer import Peer, descends_from, identify, peer_of
 from devsecrets.agent.protocol import (
-    Header,
     ProtocolError,
     integer,
     read_header,
@@ -44,6 +43,9 @@ from devsecrets.agent.store import Session, Store
 from devsecrets.errors import DevsecretsError
 from devsecrets.project import load_project
 from devsecrets.resolve import select
+
+if TYPE_CHECKING:
+    from devsecrets.agent.protocol import Header
 
 IO_TIMEOUT = 5.0  # a peer that stalls longer than this mid-request is dropped
 TICK = 0.2
@@ -207,7 +209,7 @@ class Agent:
 def serve(*, idle_exit: float, ready_fd: int | None = None) -> int:
     """Run the agent in this process until stopped; report readiness on `ready_fd`."""
     try:
-        run_dir = private_runtime_dir(create=True)
+        run_dir = Path(private_runtime_dir(create=True))
         lock = _single_instance(run_dir / LOCK_NAME)
         if lock is None:
             _tell(ready_fd, {"state": "running"})
