@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -88,26 +89,34 @@ def timings(box: Sandbox, project: Path, capability: str, runs: int) -> str:
     return table(results, "direnv exec . true" if direnv else "true")
 
 
-def importtime(box: Sandbox, project: Path, capability: str) -> str:
-    """The warm path's imports, top level, by cumulative time (one run; noisy)."""
+def importtime(box: Sandbox, project: Path, capability: str, runs: int = 9) -> str:
+    """The warm path's top-level imports by cumulative time, medians over `runs` runs."""
     python = Path(DEVSECRETS).parent / "python"
-    result = subprocess.run(
-        [str(python), "-X", "importtime", DEVSECRETS, "run", "--", "true"],
-        env=dict(box.env, DEVSECRETS_SESSION=capability, PWD=str(project)),
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
+    samples: dict[str, list[int]] = {}
+    totals = []
+    for _ in range(runs):
+        result = subprocess.run(
+            [str(python), "-X", "importtime", DEVSECRETS, "run", "--", "true"],
+            env=dict(box.env, DEVSECRETS_SESSION=capability, PWD=str(project)),
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        total = 0
+        for line in result.stderr.splitlines():
+            parts = line.split("|")
+            top_level = len(parts) == 3 and parts[2][:1] == " " and parts[2][1:2] != " "
+            if top_level and parts[1].strip().isdigit():
+                samples.setdefault(parts[2].strip(), []).append(int(parts[1]))
+                total += int(parts[1])
+        totals.append(total)
+    medians = sorted(((statistics.median(v), k) for k, v in samples.items()), reverse=True)
+    top = ", ".join(f"{name} {us / 1000:.1f}" for us, name in medians[:6])
+    return (
+        f"warm path imports (python -X importtime, median of {runs}): "
+        f"{statistics.median(totals) / 1000:.1f} ms; largest (ms): {top}"
     )
-    rows = []
-    for line in result.stderr.splitlines():
-        parts = line.split("|")
-        top_level = len(parts) == 3 and parts[2][:1] == " " and parts[2][1:2] != " "
-        if top_level and parts[1].strip().isdigit():
-            rows.append((int(parts[1]), parts[2].strip()))
-    total = sum(us for us, _ in rows)
-    top = ", ".join(f"{name} {us / 1000:.1f}" for us, name in sorted(rows, reverse=True)[:8])
-    return f"warm path imports: {total / 1000:.1f} ms in all; largest (ms): {top}"
 
 
 def memory(box: Sandbox, pid: int) -> str:

@@ -39,10 +39,19 @@ secrets:
     from: op://Staging/gh/credential
     commands: [gh]
 """
+# Read at import: the sandbox fixture removes DEVSECRETS_* variables from each test's env.
+STRICT = bool(os.environ.get("DEVSECRETS_TEST_STRICT"))
 ENTER = (
     "import sys; from devsecrets.agent import client; "
     "print(client.enter_project(int(sys.argv[1]))['cap'])"
 )
+
+
+def skip_unless_strict(reason: str) -> None:
+    """Skip, or fail under DEVSECRETS_TEST_STRICT=1 (CI), where the condition must hold."""
+    if STRICT:
+        pytest.fail(f"{reason} (DEVSECRETS_TEST_STRICT=1)")
+    pytest.skip(reason)
 
 
 def canary_state(sandbox: Sandbox, latency_ms: float = 0, **kwargs: Any) -> None:

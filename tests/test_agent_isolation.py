@@ -28,6 +28,7 @@ from agentkit import (
     inject_calls,
     no_agent_left_behind,
     shells,
+    skip_unless_strict,
     wait_for,
     wait_ready,
 )
@@ -129,9 +130,9 @@ def test_entering_for_itself_costs_a_provider_fetch(
 @pytest.fixture(scope="module")
 def probe_user() -> pwd.struct_passwd:
     if os.getuid() != 0:
-        pytest.skip("needs root to create a second user (CI runs as root)")
+        skip_unless_strict("needs root to create a second user (CI runs as root)")
     if not Path(SYSTEM_PYTHON).exists() or not shutil.which("useradd"):
-        pytest.skip(f"needs {SYSTEM_PYTHON} and useradd")
+        skip_unless_strict(f"needs {SYSTEM_PYTHON} and useradd")
     try:
         return pwd.getpwnam(PROBE_USER)
     except KeyError:
@@ -197,8 +198,6 @@ def test_the_agent_answers_no_other_uid_even_past_the_directory(
             print("reset")
         """
     )
-    if os.getuid() != 0:
-        pytest.skip("needs root")
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, check=True, timeout=30
     )

@@ -16,7 +16,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from agentkit import (
     CANARIES,
     Agent,
@@ -26,6 +25,7 @@ from agentkit import (
     no_agent_left_behind,
     sessions,
     shells,
+    skip_unless_strict,
     wait_for,
     wait_ready,
 )
@@ -48,7 +48,7 @@ def require_readable(pid: int) -> None:
     try:
         count_in_memory(pid, b"probe")
     except OSError as exc:
-        pytest.skip(f"cannot read the agent's memory ({exc.strerror}): run as root, as CI does")
+        skip_unless_strict(f"cannot read the agent's memory ({exc.strerror}): run as root")
 
 
 def held_session(

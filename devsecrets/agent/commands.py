@@ -51,7 +51,8 @@ def agent_state(config: Path) -> dict[str, Any]:
         for s in reply.get("sessions") or []
         if isinstance(s, dict) and os.path.realpath(str(s.get("config"))) == real
     ]
-    return {"running": True, "pid": reply.get("pid"), "sessions": sessions}
+    hardening = reply.get("hardening") or {}
+    return {"running": True, "pid": reply.get("pid"), "hardening": hardening, "sessions": sessions}
 
 
 def describe(state: dict[str, Any]) -> str:

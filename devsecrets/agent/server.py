@@ -105,7 +105,7 @@ class Agent:
                 if peer.uid != os.getuid():
                     return  # another user: not a word
                 request = read_header(conn)
-                op = self.ops.get(request.get("op"))  # type: ignore[arg-type]
+                op = self.ops.get(str(request.get("op")))
                 if op is None:
                     raise ProtocolError(f"unknown op {request.get('op')!r}")
                 reply = op(conn, peer, request)
