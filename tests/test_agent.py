@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,10 +30,11 @@ from agentkit import (
     wait_ready,
 )
 from conftest import Sandbox
-from helpers import DEVSECRETS, cli
+from helpers import DEVSECRETS, cli, write_project
 
 from devsecrets.agent import client, protocol
 from devsecrets.agent.rundir import socket_path
+from devsecrets.errors import DevsecretsError
 
 __all__ = ["agent", "no_agent_left_behind", "shells"]  # fixtures, imported to be used here
 PRINT_ENV = f"{sys.executable} -c 'import os; print(sorted(os.environ.items()))'"
@@ -60,6 +62,10 @@ def test_enter_returns_at_once_and_fetches_in_the_background(
     assert summary["scopes"] == {"TOKEN": "staging", "OTHER": "staging", "GH_TOKEN": "staging"}
     assert 0 < summary["expires_in"] <= 15 * 60
     assert not any(value in json.dumps(client.status()) for value in CANARIES.values())
+    hardening = client.status()["hardening"]
+    assert hardening["core dumps"] == "off (RLIMIT_CORE 0)"
+    assert hardening["memory access"].startswith("closed to other processes of your user")
+    assert hardening["swap"].startswith("3 value buffers locked in RAM")
 
 
 def test_run_in_a_hooked_shell_gets_the_values_from_the_agent(
@@ -171,6 +177,39 @@ def test_a_stale_socket_file_is_replaced(sandbox: Sandbox, tmp_path: Path) -> No
     assert client.ensure_agent()["pid"] == state["pid"]  # one agent, not two
 
 
+def test_an_agent_of_another_version_is_named_and_not_used(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = Path(socket_path())
+    path.parent.mkdir(mode=0o700, parents=True)
+    (path.parent / "agent.lock").write_text("4242\n")
+    old = socket.socket(socket.AF_UNIX)
+    old.bind(str(path))
+    old.listen()
+
+    def answer_as_version_2() -> None:
+        for _ in range(2):
+            conn, _ = old.accept()
+            with conn:
+                protocol.read_header(conn)
+                body = b'{"v": 2, "ok": true}'
+                conn.sendall(len(body).to_bytes(4, "big") + body)
+
+    thread = threading.Thread(target=answer_as_version_2, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DevsecretsError) as caught:
+            client.ensure_agent()
+        assert "another version of devsecrets" in caught.value.message
+        assert caught.value.fix == "stop it (values it holds are wiped): kill 4242"
+        with pytest.raises(client.AgentUnavailable) as unavailable:
+            client.get_values("dsc1_x", "true", [], tmp_path / ".devsecrets.yml")
+        assert unavailable.value.code == "version"
+    finally:
+        thread.join(timeout=5)
+        old.close()
+
+
 def test_a_second_agent_leaves_the_first_alone(agent: Agent, tmp_path: Path) -> None:
     result = cli("agent", "--foreground", cwd=tmp_path, timeout=20)
     assert result.returncode == 0
@@ -196,7 +235,21 @@ def test_leave_lock_and_status_cli(
     result = cli("lock", cwd=project)
     assert result.stdout.decode().strip() == "devsecrets: wiped 1 session; the agent holds nothing"
     assert sessions() == []
+    assert client.status()["hardening"]["swap"].startswith("0 value buffers locked")
     assert "holding nothing for this project" in cli("status", cwd=project).stdout.decode()
+
+
+def test_a_shell_is_in_one_project_at_a_time(
+    agent: Agent, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    first = canary_project(sandbox, tmp_path)
+    second = write_project(tmp_path, "secrets:\n  TOKEN: op://Staging/tok/credential\n", "two")
+    old = enter_here(first)
+    enter_here(second)  # the hook missed `leave`: the first session goes all the same
+    wait_ready()
+    assert [s["config"] for s in sessions()] == [str(second / ".devsecrets.yml")]
+    with pytest.raises(client.AgentUnavailable):
+        client.get_values(old, "true", [], first / ".devsecrets.yml")
 
 
 def test_lock_and_status_without_an_agent(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def request(header: Header) -> Header:
             send_message(sock, header)
             return _checked(read_header(sock))
     except (OSError, ProtocolError) as exc:
-        raise AgentUnavailable(f"the agent did not answer ({_why(exc)})") from None
+        raise _unanswered(exc) from None
 
 
 def status(capability: str | None = None) -> Header:
@@ -119,7 +119,7 @@ def get_values(
                 raise ProtocolError("the reply does not list the values' names")
             values = read_values(sock, len(names))
     except (OSError, ProtocolError) as exc:
-        raise AgentUnavailable(f"the agent did not answer ({_why(exc)})") from None
+        raise _unanswered(exc) from None
     if len(set(names)) != len(names):
         wipe(values)
         raise AgentUnavailable("the agent sent a name twice")
@@ -161,6 +161,11 @@ def ensure_agent(timeout: float = 10.0) -> Header:
     except AgentUnavailable as exc:
         if exc.code == "insecure":
             raise DevsecretsError(exc.message, exc.fix) from None
+        if exc.code == "version":
+            raise DevsecretsError(
+                "the running agent belongs to another version of devsecrets",
+                f"stop it (values it holds are wiped): kill {_agent_pid() or '<its pid>'}",
+            ) from None
     from devsecrets.agent.rundir import private_runtime_dir
 
     private_runtime_dir(create=True)  # refuses a directory that is not private, with the fix
@@ -239,9 +244,19 @@ def _checked(reply: Header) -> Header:
     return reply
 
 
-def _why(exc: Exception) -> str:
+def _unanswered(exc: OSError | ProtocolError) -> AgentUnavailable:
     if isinstance(exc, ProtocolError):
-        return exc.message
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return type(exc).__name__
+        return AgentUnavailable(f"the agent's answer is unusable ({exc.message})", exc.code)
+    why = exc.strerror or type(exc).__name__
+    return AgentUnavailable(f"the agent did not answer ({why})")
+
+
+def _agent_pid() -> int | None:
+    """The pid the agent wrote into its lock file."""
+    from devsecrets.agent.rundir import LOCK_NAME
+
+    try:
+        with open(os.path.join(os.path.dirname(socket_path()), LOCK_NAME)) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None

@@ -156,6 +156,9 @@ class Agent:
         problem = self.store.recheck(session)  # changed or no longer passing: wiped
         if problem:
             return error("config_changed", problem)
+        if time.monotonic() >= session.expires_at:  # before the next sweep noticed
+            self.store.close(session, "session TTL reached")
+            return error("unknown_session", "the session expired")
         while not session.done.wait(KEEPALIVE):
             send_message(conn, {"ok": True, "state": "fetching"})
         if session.state == "failed" and session.error:
@@ -242,6 +245,8 @@ def _single_instance(path: Path) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # who to stop, for a newer devsecrets
     return fd
 
 

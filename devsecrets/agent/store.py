@@ -104,17 +104,16 @@ class Store:
             return list(self._sessions.values())
 
     def open(self, shell: Proc, config: Config) -> tuple[str, Session]:
-        """A new session for the shell (replacing its earlier one in that project), its
-        capability, and a fetch started in the background: the caller returns at once."""
+        """A new session for the shell, its capability, and a fetch started in the
+        background: the caller returns at once. A shell is in one project at a time, so its
+        earlier session (this project or another) is wiped, even if the hook never left."""
         capability = CAPABILITY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
         real_path = os.path.realpath(config.path)
         session = Session(
             key(capability), shell, config, real_path, session_ttl(config), self.clock()
         )
         with self._lock:
-            replaced = [
-                s for s in self._sessions.values() if s.shell == shell and s.real_path == real_path
-            ]
+            replaced = [s for s in self._sessions.values() if s.shell == shell]
             self._sessions[session.key] = session
         for old in replaced:
             self.close(old, "entered again")
