@@ -381,7 +381,7 @@ def test_exits_by_itself_when_idle_and_holding_nothing(tmp_path: Path) -> None:
     assert "idle and holding nothing" in idle.log.read_text()
 
 
-def test_the_runtime_directory_must_be_private(tmp_path: Path) -> None:
+def test_the_runtime_directory_must_be_private(sandbox: Sandbox, tmp_path: Path) -> None:
     directory = Path(socket_path()).parent
     directory.mkdir(mode=0o755, parents=True)
     directory.chmod(0o755)
@@ -389,6 +389,8 @@ def test_the_runtime_directory_must_be_private(tmp_path: Path) -> None:
     assert result.returncode == 125
     err = result.stderr.decode()
     assert "is open to other users (mode 755)" in err and f"chmod 700 {directory}" in err
+    status = cli("status", cwd=canary_project(sandbox, tmp_path)).stdout.decode()
+    assert "agent: unusable: " in status and "is open to other users" in status
     directory.rmdir()
     directory.symlink_to(tmp_path)
     assert "is not a directory (a symlink or a file)" in cli("agent", cwd=tmp_path).stderr.decode()

@@ -44,7 +44,7 @@ def agent_state(config: Path) -> dict[str, Any]:
     try:
         reply = client.status()
     except client.AgentUnavailable as exc:
-        return {"running": False, "detail": exc.message, "sessions": []}
+        return {"running": False, "code": exc.code, "detail": exc.message, "sessions": []}
     real = os.path.realpath(config)
     sessions = [
         s
@@ -58,6 +58,8 @@ def agent_state(config: Path) -> dict[str, Any]:
 def describe(state: dict[str, Any]) -> str:
     """One line for `status`: the agent's state for this project and the time left."""
     if not state["running"]:
+        if state["code"] != "not_running":
+            return f"agent: unusable: {state['detail']}"
         return "agent: not running (each `run` fetches from the providers)"
     sessions = state["sessions"]
     if not sessions:

@@ -51,7 +51,7 @@ IO_TIMEOUT = 5.0  # a peer that stalls longer than this mid-request is dropped
 TICK = 0.2
 KEEPALIVE = 1.0  # while a fetch runs, `get` says "fetching" this often
 WORKERS = 32
-MAX_SOCKET_PATH = 107
+MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107  # sun_path, less the NUL
 
 
 def error(code: str, message: str, fix: str | None = None) -> Header:
