@@ -23,7 +23,10 @@ def main() -> None:
         if capability:
             from devsecrets.agent.fastpath import try_run
 
-            try_run(args[1:], capability)
+            try:
+                try_run(args[1:], capability)
+            except KeyboardInterrupt:  # Ctrl-C before the child started: as cli.main does
+                sys.exit(130)
     from devsecrets.cli import main as cli_main
 
     cli_main()

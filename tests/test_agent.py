@@ -3,10 +3,12 @@ failures, and `run`'s fallback to the providers whenever the agent cannot serve.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -284,6 +286,21 @@ def test_get_waits_for_a_fetch_in_progress(agent: Agent, sandbox: Sandbox, tmp_p
     assert inject_calls(sandbox) == 1
 
 
+def test_ctrl_c_while_waiting_for_the_agent(agent: Agent, sandbox: Sandbox, tmp_path: Path) -> None:
+    project = canary_project(sandbox, tmp_path, latency_ms=5000)
+    capability = enter_here(project)
+    run = subprocess.Popen(
+        [DEVSECRETS, "run", "--", "true"],
+        cwd=project,
+        env=dict(os.environ, PWD=str(project), DEVSECRETS_SESSION=capability),
+        stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: _connected_to_agent(run.pid), what="run to ask the agent")
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=10)
+    assert run.returncode == 130 and b"Traceback" not in err
+
+
 def test_a_changed_config_wipes_the_session(
     agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
 ) -> None:
@@ -418,6 +435,16 @@ def _digest(project: Path) -> str:
 def _frame(header: dict[str, object]) -> bytes:
     body = json.dumps(header).encode()
     return len(body).to_bytes(4, "big") + body
+
+
+def _connected_to_agent(pid: int) -> bool:
+    """Whether pid has a Unix socket open (its connection to the agent)."""
+    with contextlib.suppress(OSError):
+        return any(
+            os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            for fd in os.listdir(f"/proc/{pid}/fd")
+        )
+    return False
 
 
 def _gone(pid: int) -> bool:
