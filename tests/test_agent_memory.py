@@ -79,7 +79,7 @@ def test_leave(agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells) -
 
 
 def test_ttl(agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:
-    held_session(sandbox, tmp_path, shells, agent.pid, extra="policy:\n  session_ttl: 2s\n")
+    held_session(sandbox, tmp_path, shells, agent.pid, extra="policy:\n  session_ttl: 1s\n")
     assert_wiped(agent)
 
 

@@ -31,7 +31,7 @@ from devsecrets.project import load_project, resolve_project
 from devsecrets.secret import Secret
 
 MAX_TTL = timedelta(minutes=60)
-RECHECK_EVERY = 2.0  # seconds between re-reads of each session's config
+RECHECK_EVERY = 1.0  # seconds between re-reads of each session's config
 CAPABILITY_PREFIX = "dsc1_"
 
 
