@@ -392,3 +392,36 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.expect_exact("PROMPT> ")
     shell.sendline("exit")
     shell.expect(pexpect.EOF)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [(b"bad\x00value", "contains a NUL byte"), (b"\xff\xfebad", "is not valid UTF-8")],
+)
+def test_values_no_environment_can_hold_are_errors_naming_the_secret(
+    sandbox: Sandbox, tmp_path: Path, raw: bytes, message: str
+) -> None:
+    from fakes.opstate import field
+
+    write_state(
+        sandbox.op_state,
+        make_state([vault("Staging", items=[item("bin", [field("credential", raw)])])]),
+    )
+    project = write_project(tmp_path, "secrets:\n  BLOB: op://Staging/bin/credential\n")
+    result = cli("run", "--", "true", cwd=project)
+    assert result.returncode == 125
+    err = result.stderr.decode()
+    assert f"BLOB: the value {message}" in err
+    assert "Traceback" not in err
+
+
+def test_verbose_summary_names_secrets_never_values(project: Path) -> None:
+    result = cli("run", "-v", "--", "true", cwd=project)
+    err = result.stderr.decode()
+    assert "shop: running true with 2 secrets (STRIPE_API_KEY, DATABASE_URL)" in err
+    assert CANARY_OP not in err and CANARY_KR not in err
+
+
+def test_a_secret_exported_in_the_shell_is_pointed_out(project: Path) -> None:
+    result = cli("run", "--", "true", cwd=project, env={"DATABASE_URL": "leaked-in-shell"})
+    assert "DATABASE_URL is also exported in your shell" in result.stderr.decode()
