@@ -383,7 +383,9 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.sendline(
         f"{DEVSECRETS} run -- sh -c 'echo started; sleep 1; echo finished $DATABASE_URL'{tail}"
     )
-    shell.expect_exact("started")
+    # "started" and its newline: the echoed command line holds "started;" too, and matching
+    # that sent Ctrl-Z before devsecrets had even started the child.
+    shell.expect_exact("started\r\n")
     shell.sendcontrol("z")
     shell.expect("Stopped")
     shell.expect_exact("PROMPT> ")
