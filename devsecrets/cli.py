@@ -66,6 +66,21 @@ def status(as_json: bool) -> int:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def policy(as_json: bool) -> int:
+    """Show the effective policy and which file set each value.
+
+    Built-in defaults (max_age 7d, warn_before 2d, scopes dev/test/sandbox/staging, …) are
+    tightened by the team policy ($DEVSECRETS_POLICY, or policy.yml in the user config
+    directory), then by the project's `policy:` and each secret's own max_age. A layer
+    that loosens the one above it is an error naming both files.
+    """
+    from devsecrets.policyview import show_policy
+
+    return show_policy(as_json=as_json)
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo
