@@ -65,6 +65,30 @@ def status(as_json: bool) -> int:
     return show_status(as_json=as_json)
 
 
+@cli.command(name="set", context_settings={"allow_extra_args": True})
+@click.argument("name")
+@click.option("--scope", metavar="SCOPE", help="The credential's scope (default: the config's).")
+@click.pass_context
+def set_(ctx: click.Context, name: str, scope: str | None) -> int:
+    """Store a keyring secret NAME, read from a hidden prompt or from stdin.
+
+    On a terminal the value is asked twice with echo off; piped in, it is read to EOF
+    (one trailing newline dropped). Never from the command line: argv is visible to every
+    process and lands in shell history. Production scopes and production-looking values
+    are refused; the rotation date is recorded, so `run` serves it for max_age.
+
+    \b
+    Examples:
+      devsecrets set DATABASE_URL
+      pass show staging/db | devsecrets set DATABASE_URL
+    """
+    from devsecrets.store import refuse_argv_value, set_secret
+
+    if ctx.args:
+        refuse_argv_value(name)
+    return set_secret(name, scope=scope)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def policy(as_json: bool) -> int:

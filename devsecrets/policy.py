@@ -33,6 +33,7 @@ class Refusal:
     name: str
     reason: str
     fix: str
+    production: bool = False  # refused because something about it says production
 
     def as_tuple(self) -> tuple[str, str, str]:
         return (self.name, self.reason, self.fix)
@@ -181,7 +182,9 @@ def static_refusals(spec: SecretSpec, policy: Policy) -> list[Refusal]:
     fix = PRODUCTION_FIX.format(name=spec.name)
     refusals = []
     if says_production(spec.scope):
-        refusals.append(Refusal(spec.name, f"its scope {spec.scope!r} is production", fix))
+        refusals.append(
+            Refusal(spec.name, f"its scope {spec.scope!r} is production", fix, production=True)
+        )
     elif spec.scope not in policy.allowed_scopes:
         allowed = ", ".join(policy.allowed_scopes) or "none"
         refusals.append(
@@ -193,7 +196,7 @@ def static_refusals(spec: SecretSpec, policy: Policy) -> list[Refusal]:
         )
     if isinstance(spec.ref, OpRef) and says_production(spec.ref.vault):
         refusals.append(
-            Refusal(spec.name, f"1Password vault {spec.ref.vault!r} says production", fix)
+            Refusal(spec.name, f"1Password vault {spec.ref.vault!r} says production", fix, True)
         )
     return refusals
 
@@ -206,11 +209,13 @@ def metadata_refusals(spec: SecretSpec, meta: Metadata | None, policy: Policy) -
     refusals = []
     if meta.vault_name and says_production(meta.vault_name):
         refusals.append(
-            Refusal(spec.name, f"1Password vault {meta.vault_name!r} says production", fix)
+            Refusal(spec.name, f"1Password vault {meta.vault_name!r} says production", fix, True)
         )
     for tag in meta.tags:
         if says_production(tag):
-            refusals.append(Refusal(spec.name, f"its 1Password item is tagged {tag!r}", fix))
+            refusals.append(
+                Refusal(spec.name, f"its 1Password item is tagged {tag!r}", fix, production=True)
+            )
     for pin in policy.vaults:
         if not pin.allows(meta):
             vault = meta.vault_name or meta.vault_id or "?"
@@ -228,7 +233,7 @@ def metadata_refusals(spec: SecretSpec, meta: Metadata | None, policy: Policy) -
 def value_refusals(spec: SecretSpec, secret: Secret, policy: Policy) -> list[Refusal]:
     fix = PRODUCTION_FIX.format(name=spec.name)
     return [
-        Refusal(spec.name, f"its value looks like {detector.label}{_from(detector)}", fix)
+        Refusal(spec.name, f"its value looks like {detector.label}{_from(detector)}", fix, True)
         for detector in policy.detectors
         if detector.matches(secret.buffer)
     ]
