@@ -89,6 +89,29 @@ def set_(ctx: click.Context, name: str, scope: str | None) -> int:
     return set_secret(name, scope=scope)
 
 
+@cli.command(context_settings={"allow_extra_args": True})
+@click.argument("name", required=False)
+@click.option("--due", is_flag=True, help="Rotate every secret that is due, one by one.")
+@click.pass_context
+def rotate(ctx: click.Context, name: str | None, due: bool) -> int:
+    """Replace secret NAME with a new value, and record the rotation.
+
+    A keyring secret with a `rotate:` command gets that command's stdout (run in the
+    project root, no stdin, 2-minute timeout); other keyring secrets are read like `set`
+    reads them. For a 1Password secret devsecrets says which vault, item and field to
+    change, then re-reads the item's last update to confirm.
+    """
+    from devsecrets.errors import UsageError
+    from devsecrets.rotate import rotate_due, rotate_secret
+    from devsecrets.store import refuse_argv_value
+
+    if ctx.args and name:
+        refuse_argv_value(name)
+    if due == bool(name):
+        raise UsageError("name one secret, or use --due", "devsecrets rotate NAME | --due")
+    return rotate_due() if due else rotate_secret(name or "")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def policy(as_json: bool) -> int:

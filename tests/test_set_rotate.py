@@ -1,18 +1,20 @@
-"""`devsecrets set`: hidden prompt, pipe, and what is refused before anything is stored."""
+"""`devsecrets set` and `devsecrets rotate`: hidden prompt, pipe, `rotate:` commands,
+1Password guidance, and what is refused before anything is stored."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import keyring
 import pexpect
 import pytest
 from conftest import Sandbox
-from helpers import DEVSECRETS, cli, files_containing, write_project
+from fakes.opstate import item, make_state, timestamp, vault, write_state
+from helpers import DEVSECRETS, cli, files_containing, record_rotation, write_project
 
 from devsecrets.auditlog import audit_path
 from devsecrets.ledger import read_records
@@ -154,14 +156,132 @@ def test_team_value_detectors_apply_to_set(
     assert f"matching '^corp_prod_' (deny_values in {team}:1)" in result.stderr.decode()
 
 
+def write_rotate_command(project: Path, body: str) -> None:
+    script = project / "new-token"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+
+
+def test_rotate_runs_the_rotate_command(project: Path) -> None:
+    # It gets no stdin: `cat` ends at once instead of waiting for a terminal.
+    write_rotate_command(project, f'cat; echo "note" >&2; printf "%s\\n" "{CANARY}"\n')
+    result = cli("rotate", "API", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert stored("API") == CANARY
+    assert read_records("shop")["API"].via == "rotate-command"
+    assert CANARY.encode() not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('echo "boom" >&2; exit 3\n', "exited with status 3; nothing was stored\n  it said: boom"),
+        ("true\n", "printed nothing; nothing was stored"),
+        ("printf 'sk_live_abcdefghijkl'\n", "looks like a Stripe live secret key"),
+    ],
+)
+def test_rotate_command_failures_store_nothing(body: str, message: str, project: Path) -> None:
+    write_rotate_command(project, body)
+    result = cli("rotate", "API", cwd=project)
+    assert result.returncode == 125 and message in result.stderr.decode()
+    assert stored("API") is None and b"sk_live_abcdefghijkl" not in result.stderr
+
+
+def test_rotate_command_that_does_not_exist(project: Path) -> None:
+    result = cli("rotate", "API", cwd=project)
+    err = result.stderr.decode()
+    assert result.returncode == 125 and "'./new-token' cannot be run" in err
+    assert "relative to the project root" in err
+
+
+def test_rotate_a_keyring_secret_without_command_reads_like_set(project: Path) -> None:
+    assert cli("rotate", "DB", cwd=project, input=CANARY.encode()).returncode == 0
+    assert stored("database-url") == CANARY
+    assert read_records("shop")["DB"].via == "rotate"
+
+
+def stripe_state(sandbox: Sandbox, updated: datetime) -> None:
+    stripe = item("stripe-sandbox", {"credential": "sk_test_x"}, updated_at=timestamp(updated))
+    write_state(sandbox.op_state, make_state([vault("Staging", items=[stripe])]))
+
+
+def test_rotate_1password_on_a_terminal_confirms_from_updated_at(
+    project: Path, sandbox: Sandbox
+) -> None:
+    old = datetime.now(UTC) - 9 * DAY
+    stripe_state(sandbox, old)
+    child, seen = spawn(project, "rotate", "STRIPE")
+    child.expect_exact("Press Enter when it is done")
+    text = seen.getvalue().decode()
+    assert "vault 'Staging' (id " in text and "item 'stripe-sandbox' (id " in text
+    assert "field 'credential'" in text
+    new = datetime.now(UTC).replace(microsecond=0)
+    stripe_state(sandbox, new)  # the developer edits the item in the 1Password app
+    child.sendline("")
+    assert finish(child) == 0
+    assert "confirmed: 1Password shows STRIPE updated" in seen.getvalue().decode()
+    record = read_records("shop")["STRIPE"]
+    assert record.via == "1password" and record.rotated_at == new
+
+
+def test_rotate_1password_unchanged_is_an_error(project: Path, sandbox: Sandbox) -> None:
+    stripe_state(sandbox, datetime.now(UTC) - 9 * DAY)
+    child, seen = spawn(project, "rotate", "STRIPE")
+    child.expect_exact("Press Enter when it is done")
+    child.sendline("")
+    assert finish(child) == 125
+    assert "1Password still shows STRIPE last updated" in seen.getvalue().decode()
+    assert read_records("shop") == {}
+
+
+def test_rotate_1password_without_a_terminal_checks_freshness(
+    project: Path, sandbox: Sandbox
+) -> None:
+    stripe_state(sandbox, datetime.now(UTC) - 9 * DAY)
+    stale = cli("rotate", "STRIPE", cwd=project)
+    assert stale.returncode == 125 and "not rotated" in stale.stderr.decode()
+    stripe_state(sandbox, datetime.now(UTC) - timedelta(minutes=1))
+    fresh = cli("rotate", "STRIPE", cwd=project)
+    assert fresh.returncode == 0 and "confirmed" in fresh.stderr.decode()
+    assert not any(call["argv"][0] == "inject" for call in sandbox.op_calls())  # type: ignore[index]
+
+
+def test_rotate_due_rotates_only_what_is_due(project: Path, sandbox: Sandbox) -> None:
+    stripe_state(sandbox, datetime.now(UTC) - DAY)
+    record_rotation("shop", "DB", "keyring:database-url")
+    keyring.set_password("devsecrets/shop", "database-url", "fresh-value")
+    write_rotate_command(project, f'printf "%s" "{CANARY}"\n')
+    result = cli("rotate", "--due", cwd=project)
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    assert "rotating API" in err and "rotating DB" not in err and "rotating STRIPE" not in err
+    assert stored("API") == CANARY and stored("database-url") == "fresh-value"
+    again = cli("rotate", "--due", cwd=project)
+    assert again.returncode == 0 and "nothing is due for rotation" in again.stderr.decode()
+
+
+def test_rotate_due_needs_a_terminal_for_typed_values(project: Path, sandbox: Sandbox) -> None:
+    stripe_state(sandbox, datetime.now(UTC) - DAY)
+    result = cli("rotate", "--due", cwd=project, input=b"")
+    assert result.returncode == 125
+    assert "DB need a value typed at a prompt" in result.stderr.decode()
+
+
+def test_rotate_usage(project: Path) -> None:
+    assert cli("rotate", cwd=project).returncode == 2
+    assert cli("rotate", "DB", "--due", cwd=project).returncode == 2
+
+
 def test_no_value_left_anywhere(project: Path, sandbox: Sandbox) -> None:
+    write_rotate_command(project, f'printf "%s" "{CANARY}-cmd"\n')
     results = [
         cli("set", "DB", cwd=project, input=CANARY.encode()),
+        cli("rotate", "API", cwd=project),
         cli("set", "DB", "--scope", "production", cwd=project, input=CANARY.encode()),
-        cli("set", "DB", cwd=project, input=b"sk_live_" + CANARY.encode()),
+        cli("rotate", "DB", cwd=project, input=b"sk_live_" + CANARY.encode()),
     ]
     for result in results:
         assert CANARY.encode() not in result.stdout + result.stderr
     root = Path(os.environ["HOME"]).parent
     found = files_containing(root, CANARY.encode(), skip=(sandbox.backends,))
-    assert found == []
+    assert found == [project / "new-token"]  # the test's own script, nothing of ours
