@@ -17,7 +17,15 @@ from devsecrets.policy import Refusal, metadata_refusals, policy_for, static_ref
 from devsecrets.providers.base import Metadata
 from devsecrets.refs import Ref
 from devsecrets.resolve import fetch
-from devsecrets.rotation import STALE, UNKNOWN, Assessment, assess_all, scope_refusal, when
+from devsecrets.rotation import (
+    STALE,
+    UNKNOWN,
+    Assessment,
+    assess_all,
+    due_note,
+    scope_refusal,
+    when,
+)
 
 STATE_TEXT = {"ok": "ok", "due_soon": "due soon", "stale": "stale", "unknown": "unknown age"}
 
@@ -126,6 +134,24 @@ def survey(config: Config, *, now: datetime | None = None, metadata: bool = True
             )
         )
     return Survey(rows, warnings)
+
+
+def rotation_note(
+    config: Config, *, now: datetime | None = None, metadata: bool = True
+) -> str | None:
+    """A status line's rotation words ("DATABASE_URL due for rotation in 2 days"), or None.
+
+    `metadata=False` asks no provider (no `op` call on a prompt): only the ledger's ages
+    (keyring secrets) count then. Secrets refused for other reasons are left to `run`.
+    """
+    rows = survey(config, now=now, metadata=metadata).rows
+    return due_note(
+        {
+            row.name: row.assessment
+            for row in rows
+            if row.assessment and not row.refusals and (metadata or row.provider == "keyring")
+        }
+    )
 
 
 def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 DEVSECRETS = str(Path(sys.executable).parent / "devsecrets")
 
 
@@ -89,3 +91,30 @@ def store_keyring(
     username = name if ref == "keyring" else ref.split(":", 1)[1]
     keyring.set_password(f"devsecrets/{project}", username, value)
     record_rotation(project, name, ref, **record)  # type: ignore[arg-type]
+
+
+def main_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    cwd: Path,
+    input: bytes = b"",
+) -> tuple[int, str, str]:
+    """`devsecrets ARGS` in this process, for commands that do not exec (a console-script
+    start costs ~0.2 s); stdin is a pipe holding `input`. Returns exit code, stdout, stderr."""
+    from devsecrets.cli import main
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, input)
+    os.close(write_fd)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PWD", str(cwd))
+    code = 0
+    with open(read_fd, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -14,7 +14,9 @@ from fakes.opstate import item, make_state, timestamp, vault, write_state
 from helpers import cli, files_containing, record_rotation, store_keyring, write_project
 
 from devsecrets.auditlog import audit_path
+from devsecrets.config import load_config
 from devsecrets.ledger import read_records
+from devsecrets.status import rotation_note
 
 CANARY_KR = "krcanary-enf-71c3a9e05d"
 CANARY_OP = "opcanary-enf-2b8e4f6a19"
@@ -211,3 +213,20 @@ def test_no_value_in_any_state_file_or_output(project: Path, sandbox: Sandbox) -
     root = Path(os.environ["HOME"]).parent
     for canary in (CANARY_KR, CANARY_OP):
         assert files_containing(root, canary.encode(), skip=(sandbox.backends,)) == []
+
+
+def test_rotation_note_for_the_hooks_status_line(sandbox: Sandbox, tmp_path: Path) -> None:
+    op_items(sandbox, stripe(ago(10 * DAY)))
+    today = datetime.now(UTC)
+    store_keyring("shop", "DB", CANARY_KR, ref="keyring:database-url", rotated_at=today - 4 * DAY)
+    config = load_config(write_project(tmp_path, CONFIG))
+    later = today + DAY  # the injected clock: tomorrow, DB is due soon
+    calls = len(sandbox.op_calls())
+    # Without metadata (a prompt cannot wait for op): the ledger's ages only, no op call.
+    assert rotation_note(config, metadata=False) is None  # DB is fresh today
+    note = rotation_note(config, now=later, metadata=False)
+    assert note == "DB due for rotation in 2 days"
+    assert len(sandbox.op_calls()) == calls
+    assert (
+        rotation_note(config, now=later) == "STRIPE is stale (devsecrets rotate STRIPE) (+1 more)"
+    )

@@ -6,13 +6,15 @@ files and lines.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import cli, write_project
+from helpers import main_in_process, write_project
 
 from devsecrets.config import load_config
 from devsecrets.durations import parse_duration
@@ -38,6 +40,14 @@ TEAM_CASES = {
     "trust_ttl": ("29d", "31d"),
     "allowed_scopes": ("[sandbox]", "[staging, qa]"),
 }
+
+
+InProcess = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def inproc(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
+    return functools.partial(main_in_process, monkeypatch, capsys)
 
 
 @pytest.fixture
@@ -235,12 +245,12 @@ def test_world_writable_team_file_is_refused(tmp_path: Path, team_file: Path) ->
     assert "writable by every user" in error.message
 
 
-def test_policy_command_shows_sources(tmp_path: Path, team_file: Path) -> None:
+def test_policy_command_shows_sources(tmp_path: Path, team_file: Path, inproc: InProcess) -> None:
     team_file.write_text("version: 1\nmax_age: 5d\nvaults: [Staging]\n")
     config = project(tmp_path, "  allowed_scopes: [staging]\n", "    max_age: 2d\n")
-    result = cli("policy", "--json", cwd=config.parent)
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+    code, out, err = inproc("policy", "--json", cwd=config.parent)
+    assert code == 0, err
+    document = json.loads(out)
     assert document["team_policy"] == str(team_file)
     settings = document["policy"]
     assert settings["max_age"] == {"value": "5d", "source": f"{team_file}:2"}
@@ -250,22 +260,25 @@ def test_policy_command_shows_sources(tmp_path: Path, team_file: Path) -> None:
     assert document["secrets"] == [
         {"name": "A", "scope": "staging", "max_age": "2d", "max_age_source": f"{config}:4"}
     ]
-    table = cli("policy", cwd=config.parent).stdout.decode()
+    table = inproc("policy", cwd=config.parent)[1]
     assert "max_age         5d" in table and f"{team_file}:2" in table
 
 
-def test_policy_command_reports_loosening(tmp_path: Path, team_file: Path) -> None:
+def test_policy_command_reports_loosening(
+    tmp_path: Path, team_file: Path, inproc: InProcess
+) -> None:
     team_file.write_text("max_age: 5d\n")
     config = project(tmp_path, "  max_age: 30d\n")
-    result = cli("policy", cwd=config.parent)
-    err = result.stderr.decode()
-    assert result.returncode == 125
+    code, _, err = inproc("policy", cwd=config.parent)
+    assert code == 125
     assert f"{config}:6: policy.max_age: 30d is looser than max_age: 5d set by {team_file}:1" in err
     assert "Traceback" not in err
 
 
-def test_policy_command_outside_a_project(tmp_path: Path, team_file: Path) -> None:
+def test_policy_command_outside_a_project(
+    tmp_path: Path, team_file: Path, inproc: InProcess
+) -> None:
     team_file.write_text("max_age: 5d\n")
-    result = cli("policy", "--json", cwd=tmp_path)
-    assert result.returncode == 0
-    assert json.loads(result.stdout)["project"] is None
+    code, out, _ = inproc("policy", "--json", cwd=tmp_path)
+    assert code == 0
+    assert json.loads(out)["project"] is None

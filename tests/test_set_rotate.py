@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, timestamp, vault, write_state
-from helpers import DEVSECRETS, cli, files_containing, record_rotation, write_project
+from helpers import (
+    DEVSECRETS,
+    cli,
+    files_containing,
+    main_in_process,
+    record_rotation,
+    write_project,
+)
 
 from devsecrets.auditlog import audit_path
 from devsecrets.ledger import read_records
@@ -32,6 +41,14 @@ secrets:
 """
 DAY = timedelta(days=1)
 VALUE = CANARY.encode()
+
+
+InProcess = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def inproc(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
+    return functools.partial(main_in_process, monkeypatch, capsys)
 
 
 @pytest.fixture
@@ -127,33 +144,31 @@ def test_set_from_a_pipe(project: Path) -> None:
     ],
 )
 def test_set_refusals_store_nothing(
-    args: list[str], stdin: bytes, message: str, project: Path
+    args: list[str], stdin: bytes, message: str, project: Path, inproc: InProcess
 ) -> None:
-    result = cli(*args, cwd=project, input=stdin)
-    err = result.stderr.decode()
-    assert result.returncode == 125 and message in err, err
-    assert "Traceback" not in err and (not stdin or stdin not in result.stderr)
+    code, _, err = inproc(*args, cwd=project, input=stdin)
+    assert code == 125 and message in err, err
+    assert "Traceback" not in err and (not stdin or stdin not in err.encode())
     assert CANARY not in err
     assert stored("database-url") is None and read_records("shop") == {}
 
 
-def test_set_refuses_a_value_on_the_command_line(project: Path) -> None:
-    result = cli("set", "DB", CANARY, cwd=project)
-    err = result.stderr.decode()
-    assert result.returncode == 2
+def test_set_refuses_a_value_on_the_command_line(project: Path, inproc: InProcess) -> None:
+    code, _, err = inproc("set", "DB", CANARY, cwd=project)
+    assert code == 2
     assert "visible to every process (ps)" in err and "treat that value as leaked" in err
     assert CANARY not in err and stored("database-url") is None
 
 
 def test_team_value_detectors_apply_to_set(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inproc: InProcess
 ) -> None:
     team = tmp_path / "team.yml"
     team.write_text("deny_values: ['^corp_prod_']\n")
     monkeypatch.setenv("DEVSECRETS_POLICY", str(team))
-    result = cli("set", "DB", cwd=project, input=b"corp_prod_42")
-    assert result.returncode == 125
-    assert f"matching '^corp_prod_' (deny_values in {team}:1)" in result.stderr.decode()
+    code, _, err = inproc("set", "DB", cwd=project, input=b"corp_prod_42")
+    assert code == 125
+    assert f"matching '^corp_prod_' (deny_values in {team}:1)" in err
 
 
 def write_rotate_command(project: Path, body: str) -> None:
@@ -180,22 +195,25 @@ def test_rotate_runs_the_rotate_command(project: Path) -> None:
         ("printf 'sk_live_abcdefghijkl'\n", "looks like a Stripe live secret key"),
     ],
 )
-def test_rotate_command_failures_store_nothing(body: str, message: str, project: Path) -> None:
+def test_rotate_command_failures_store_nothing(
+    body: str, message: str, project: Path, inproc: InProcess
+) -> None:
     write_rotate_command(project, body)
-    result = cli("rotate", "API", cwd=project)
-    assert result.returncode == 125 and message in result.stderr.decode()
-    assert stored("API") is None and b"sk_live_abcdefghijkl" not in result.stderr
+    code, _, err = inproc("rotate", "API", cwd=project)
+    assert code == 125 and message in err
+    assert stored("API") is None and "sk_live_abcdefghijkl" not in err
 
 
-def test_rotate_command_that_does_not_exist(project: Path) -> None:
-    result = cli("rotate", "API", cwd=project)
-    err = result.stderr.decode()
-    assert result.returncode == 125 and "'./new-token' cannot be run" in err
+def test_rotate_command_that_does_not_exist(project: Path, inproc: InProcess) -> None:
+    code, _, err = inproc("rotate", "API", cwd=project)
+    assert code == 125 and "'./new-token' cannot be run" in err
     assert "relative to the project root" in err
 
 
-def test_rotate_a_keyring_secret_without_command_reads_like_set(project: Path) -> None:
-    assert cli("rotate", "DB", cwd=project, input=CANARY.encode()).returncode == 0
+def test_rotate_a_keyring_secret_without_command_reads_like_set(
+    project: Path, inproc: InProcess
+) -> None:
+    assert inproc("rotate", "DB", cwd=project, input=VALUE)[0] == 0
     assert stored("database-url") == CANARY
     assert read_records("shop")["DB"].via == "rotate"
 
@@ -260,16 +278,17 @@ def test_rotate_due_rotates_only_what_is_due(project: Path, sandbox: Sandbox) ->
     assert again.returncode == 0 and "nothing is due for rotation" in again.stderr.decode()
 
 
-def test_rotate_due_needs_a_terminal_for_typed_values(project: Path, sandbox: Sandbox) -> None:
+def test_rotate_due_needs_a_terminal_for_typed_values(
+    project: Path, sandbox: Sandbox, inproc: InProcess
+) -> None:
     stripe_state(sandbox, datetime.now(UTC) - DAY)
-    result = cli("rotate", "--due", cwd=project, input=b"")
-    assert result.returncode == 125
-    assert "DB need a value typed at a prompt" in result.stderr.decode()
+    code, _, err = inproc("rotate", "--due", cwd=project)
+    assert code == 125 and "DB need a value typed at a prompt" in err
 
 
-def test_rotate_usage(project: Path) -> None:
-    assert cli("rotate", cwd=project).returncode == 2
-    assert cli("rotate", "DB", "--due", cwd=project).returncode == 2
+def test_rotate_usage(project: Path, inproc: InProcess) -> None:
+    assert inproc("rotate", cwd=project)[0] == 2
+    assert inproc("rotate", "DB", "--due", cwd=project)[0] == 2
 
 
 def test_no_value_left_anywhere(project: Path, sandbox: Sandbox) -> None:
