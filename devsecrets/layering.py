@@ -41,7 +41,8 @@ def effective_policy(config: Config | None, team: Layer | None) -> Policy:
         layers.append(Layer(config.policy, str(config.path), "policy", is_team=False))
     for layer in layers:
         check_tightens(policy, layer)
-        policy = policy.tightened_by(layer.block, layer.file)
+        limits = TEAM_LIMITS if layer.is_team else None
+        policy = policy.tightened_by(layer.block, layer.file, may_raise=limits)
     if config is not None:
         check_secrets(policy, config)
     return policy

@@ -8,7 +8,7 @@ vault name, not an item tag, not the shape of its value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -109,8 +109,12 @@ class Policy:
     def source(self, key: str) -> str:
         return self.sources.get(key, BUILTIN)
 
-    def tightened_by(self, block: PolicyBlock, file: str) -> Policy:
-        """Apply one layer read from `file`; the caller has refused layers that loosen."""
+    def tightened_by(
+        self, block: PolicyBlock, file: str, *, may_raise: Mapping[str, timedelta] | None = None
+    ) -> Policy:
+        """Apply one layer read from `file`. Callers refuse loosening layers with an error
+        first (see layering.py); this clamps anyway, so no caller can loosen by mistake.
+        `may_raise` lists the ceilings up to which this layer may lengthen a duration."""
         changes: dict[str, object] = {}
         sources = dict(self.sources)
 
@@ -118,11 +122,17 @@ class Policy:
             line = block.lines.get(key)
             return f"{file}:{line}" if line else file
 
-        for key in SETTINGS:
-            value = getattr(block, key)
-            if value is not None and key not in ("vaults", "deny_values"):
-                changes[key] = value
-                sources[key] = where(key)
+        for key in ("max_age", "session_ttl", "trust_ttl"):
+            value, current = getattr(block, key), getattr(self, key)
+            if value is not None:
+                ceiling = max(current, (may_raise or {}).get(key, current))
+                changes[key], sources[key] = min(value, ceiling), where(key)
+        if block.warn_before is not None:  # a longer warning is the stricter one
+            changes["warn_before"] = max(block.warn_before, self.warn_before)
+            sources["warn_before"] = where("warn_before")
+        if block.allowed_scopes is not None:
+            allowed = tuple(s for s in block.allowed_scopes if s in self.allowed_scopes)
+            changes["allowed_scopes"], sources["allowed_scopes"] = allowed, where("allowed_scopes")
         if block.vaults is not None:
             changes["vaults"] = (*self.vaults, VaultPin(block.vaults, where("vaults")))
             sources["vaults"] = where("vaults")

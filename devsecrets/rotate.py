@@ -111,6 +111,8 @@ def guide_1password(config: Config, spec: SecretSpec, policy: Policy, *, now: da
     item = _named(before.item_title, before.item_id) or spec.ref.item
     field = f"{spec.ref.section}/{spec.ref.field}" if spec.ref.section else spec.ref.field
     changed = f"last updated {when(before.updated_at)}" if before.updated_at else "never dated"
+    if spec.rotate:
+        say(f"{spec.name}: its rotate: command is not run: devsecrets never writes to 1Password")
     say(
         f"{spec.name} comes from 1Password: vault {vault}, item {item}, field {field!r} "
         f"({changed}).\n  Rotate it there: issue a new {spec.scope} credential where it "

@@ -16,7 +16,7 @@ from devsecrets import auditlog
 from devsecrets.auditlog import Event
 from devsecrets.config import Config, SecretSpec, load_config
 from devsecrets.errors import DevsecretsError, RefusedError, UsageError
-from devsecrets.ledger import Record, write_record
+from devsecrets.ledger import Record, read_records, write_record
 from devsecrets.policy import Policy, policy_for, static_refusals, value_refusals
 from devsecrets.prompt import read_value
 from devsecrets.refs import KeyringRef, OpRef
@@ -126,6 +126,7 @@ def store(
     from devsecrets.providers.keyring import KeyringProvider
 
     check_value(spec, secret, policy)
+    read_records(config.project)  # a broken ledger fails here, before the keyring changes
     provider = KeyringProvider(Context(project=config.project))
     provider.store(spec.ref, secret)
     key = load_key(create=True)

@@ -230,3 +230,16 @@ def test_rotation_note_for_the_hooks_status_line(sandbox: Sandbox, tmp_path: Pat
     assert (
         rotation_note(config, now=later) == "STRIPE is stale (devsecrets rotate STRIPE) (+1 more)"
     )
+
+
+def test_team_vault_pins_are_enforced_by_run(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = tmp_path / "team.yml"
+    team.write_text("vaults: [Dev]\n")
+    monkeypatch.setenv("DEVSECRETS_POLICY", str(team))
+    result = cli("run", "--", "true", cwd=project)
+    err = result.stderr.decode()
+    assert result.returncode == 125
+    assert f"STRIPE: 1Password vault 'Staging' is not one of the vaults allowed by {team}:1" in err
+    assert "DB:" not in err and CANARY_OP not in err

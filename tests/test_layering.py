@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import main_in_process, write_project
 
-from devsecrets.config import load_config
+from devsecrets.config import PolicyBlock, load_config
 from devsecrets.durations import parse_duration
 from devsecrets.errors import ConfigError
 from devsecrets.policy import BUILTIN, Policy, metadata_refusals, policy_for, value_refusals
@@ -282,3 +282,20 @@ def test_policy_command_outside_a_project(
     code, out, _ = inproc("policy", "--json", cwd=tmp_path)
     assert code == 0
     assert json.loads(out)["project"] is None
+
+
+def test_tightened_by_clamps_even_without_the_check() -> None:
+    loose = PolicyBlock(
+        max_age=timedelta(days=30),
+        warn_before=timedelta(hours=1),
+        allowed_scopes=("staging", "qa"),
+        session_ttl=timedelta(hours=2),
+        lines={"max_age": 3},
+    )
+    policy = Policy().tightened_by(loose, "x.yml")
+    assert policy.max_age == timedelta(days=7) and policy.warn_before == timedelta(days=2)
+    assert policy.allowed_scopes == ("staging",)
+    assert policy.session_ttl == timedelta(minutes=15)
+    assert policy.source("max_age") == "x.yml:3"
+    team = Policy().tightened_by(loose, "team.yml", may_raise={"session_ttl": timedelta(hours=1)})
+    assert team.session_ttl == timedelta(hours=1)
