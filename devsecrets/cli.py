@@ -65,6 +65,68 @@ def status(as_json: bool) -> int:
     return show_status(as_json=as_json)
 
 
+@cli.command(name="set", context_settings={"allow_extra_args": True})
+@click.argument("name")
+@click.option("--scope", metavar="SCOPE", help="The credential's scope (default: the config's).")
+@click.pass_context
+def set_(ctx: click.Context, name: str, scope: str | None) -> int:
+    """Store a keyring secret NAME, read from a hidden prompt or from stdin.
+
+    On a terminal the value is asked twice with echo off; piped in, it is read to EOF
+    (one trailing newline dropped). Never from the command line: argv is visible to every
+    process and lands in shell history. Production scopes and production-looking values
+    are refused; the rotation date is recorded, so `run` serves it for max_age.
+
+    \b
+    Examples:
+      devsecrets set DATABASE_URL
+      pass show staging/db | devsecrets set DATABASE_URL
+    """
+    from devsecrets.store import refuse_argv_value, set_secret
+
+    if ctx.args:
+        refuse_argv_value(name)
+    return set_secret(name, scope=scope)
+
+
+@cli.command(context_settings={"allow_extra_args": True})
+@click.argument("name", required=False)
+@click.option("--due", is_flag=True, help="Rotate every secret that is due, one by one.")
+@click.pass_context
+def rotate(ctx: click.Context, name: str | None, due: bool) -> int:
+    """Replace secret NAME with a new value, and record the rotation.
+
+    A keyring secret with a `rotate:` command gets that command's stdout (run in the
+    project root, no stdin, 2-minute timeout); other keyring secrets are read like `set`
+    reads them. For a 1Password secret devsecrets says which vault, item and field to
+    change, then re-reads the item's last update to confirm.
+    """
+    from devsecrets.errors import UsageError
+    from devsecrets.rotate import rotate_due, rotate_secret
+    from devsecrets.store import refuse_argv_value
+
+    if ctx.args and name:
+        refuse_argv_value(name)
+    if due == bool(name):
+        raise UsageError("name one secret, or use --due", "devsecrets rotate NAME | --due")
+    return rotate_due() if due else rotate_secret(name or "")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def policy(as_json: bool) -> int:
+    """Show the effective policy and which file set each value.
+
+    Built-in defaults (max_age 7d, warn_before 2d, scopes dev/test/sandbox/staging, …) are
+    tightened by the team policy ($DEVSECRETS_POLICY, or policy.yml in the user config
+    directory), then by the project's `policy:` and each secret's own max_age. A layer
+    that loosens the one above it is an error naming both files.
+    """
+    from devsecrets.policyview import show_policy
+
+    return show_policy(as_json=as_json)
+
+
 @cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""

@@ -96,10 +96,12 @@ def _tour(say: _Say, project: Path, keyring: Any) -> None:
     print(textwrap.indent(CONFIG, "   | "), end="")
 
     say.title("The value lives in the OS keyring (here: an in-memory one)")
-    keyring.set_password("devsecrets/demo-shop", "payments-token", TOKEN)
+    say.command(["devsecrets", "set", "PAYMENTS_TOKEN"])
+    _store(project, "PAYMENTS_TOKEN", TOKEN)
     say.text(
         f"Stored under service 'devsecrets/demo-shop', entry 'payments-token': a "
-        f"{len(TOKEN)}-character sandbox token."
+        f"{len(TOKEN)}-character sandbox token, typed at a hidden prompt. The rotation ledger "
+        "notes when (never what): after 7 days `run` refuses it until it is rotated."
     )
 
     say.title("`run` gives it to one command, and masks it in that command's output")
@@ -115,24 +117,46 @@ def _tour(say: _Say, project: Path, keyring: Any) -> None:
 
     say.title("Production credentials are refused, not just discouraged")
     (project / CONFIG_NAME).write_text(PROD_CONFIG)
-    keyring.set_password("devsecrets/demo-shop", "payments-live", "sk_live_" + "x" * 24)
     print(textwrap.indent(PROD_CONFIG, "   | "), end="")
-    _run(say, project, ["sh", "-c", "echo this never runs"])
+    say.command(["devsecrets", "set", "PAYMENTS_TOKEN"])
+    say.text("(pasting a live Stripe key at the prompt)")
+    _store(project, "PAYMENTS_TOKEN", "sk_live_" + "x" * 24)
+    shown = keyring.get_password("devsecrets/demo-shop", "payments-live")
+    say.text(f"Stored in the keyring: {'yes' if shown else 'nothing'}.")
+
+
+def _store(project: Path, name: str, value: str) -> None:
+    from datetime import UTC, datetime
+
+    from devsecrets.config import load_config
+    from devsecrets.policy import policy_for
+    from devsecrets.secret import Secret
+    from devsecrets.store import store
+
+    config = load_config(project)
+    spec = config.secret(name)
+    assert spec is not None
+    secret = Secret(bytearray(value.encode()))
+    try:
+        store(config, spec, secret, policy=policy_for(config), via="set", now=datetime.now(UTC))
+    except DevsecretsError as exc:
+        print(textwrap.indent(exc.render(), "   "), flush=True)
+    finally:
+        secret.wipe()
 
 
 def _run(say: _Say, project: Path, argv: list[str]) -> None:
     from devsecrets.config import load_config
-    from devsecrets.policy import policy_for
-    from devsecrets.resolve import resolve
     from devsecrets.run import run_command
+    from devsecrets.serve import serve
 
     say.command(["devsecrets", "run", "--", *argv])
     try:
         config = load_config(project)
-        resolved = resolve(config, config.secrets, policy_for(config))
+        secrets = serve(config, config.secrets, command=argv[0])
     except DevsecretsError as exc:
         print(textwrap.indent(exc.render(), "   "), flush=True)
         return
     sys.stdout.write("   ")
     sys.stdout.flush()
-    run_command(argv, resolved.secrets, mask=True)
+    run_command(argv, secrets, mask=True)

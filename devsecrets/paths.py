@@ -29,6 +29,15 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP))
 
 
+def team_policy_file() -> tuple[Path, bool]:
+    """The team policy file, and whether it was named explicitly ($DEVSECRETS_POLICY) —
+    an explicit file must exist, the default one is optional."""
+    named = os.environ.get("DEVSECRETS_POLICY")
+    if named:
+        return Path(named).expanduser(), True
+    return config_dir() / "policy.yml", False
+
+
 def data_dir() -> Path:
     """Trust records live here."""
     home = _home_override()

@@ -150,13 +150,12 @@ def run_in_project(
 ) -> Outcome:
     """The `run` command: config → selection → policy → fetch → child."""
     from devsecrets.config import load_config
-    from devsecrets.policy import policy_for
-    from devsecrets.resolve import resolve, select
+    from devsecrets.resolve import select
+    from devsecrets.serve import serve
 
     config = load_config()
     specs = select(config, only, argv[0])
-    resolved = resolve(config, specs, policy_for(config))
-    secrets = resolved.secrets
+    secrets = serve(config, specs, command=argv[0])
     for name in shadowed_names(secrets, os.environb):
         _warn(
             f"{name} is also exported in your shell; the command gets the devsecrets value "

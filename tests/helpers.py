@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 DEVSECRETS = str(Path(sys.executable).parent / "devsecrets")
 
@@ -55,3 +58,63 @@ def files_containing(root: Path, needle: bytes, *, skip: tuple[Path, ...] = ()) 
             except OSError:
                 continue
     return found
+
+
+def record_rotation(
+    project: str,
+    name: str,
+    ref: str,
+    *,
+    scope: str = "staging",
+    rotated_at: datetime | None = None,
+    via: str = "set",
+    fingerprint: str | None = None,
+) -> None:
+    """A ledger record, as `devsecrets set` would leave it (no fingerprint unless given)."""
+    from devsecrets.ledger import Record, write_record
+
+    when = rotated_at or datetime.now(UTC)
+    write_record(project, name, Record(ref, when, scope, via, fingerprint))
+
+
+def store_keyring(
+    project: str, name: str, value: str, *, ref: str | None = None, **record: object
+) -> None:
+    """A keyring entry plus its ledger record: what `devsecrets set NAME` leaves behind.
+
+    `ref` is the secret's reference as written in the config (default `keyring:<name>`),
+    whose username is the keyring entry.
+    """
+    import keyring
+
+    ref = ref or f"keyring:{name}"
+    username = name if ref == "keyring" else ref.split(":", 1)[1]
+    keyring.set_password(f"devsecrets/{project}", username, value)
+    record_rotation(project, name, ref, **record)  # type: ignore[arg-type]
+
+
+def main_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    cwd: Path,
+    input: bytes = b"",
+) -> tuple[int, str, str]:
+    """`devsecrets ARGS` in this process, for commands that do not exec (a console-script
+    start costs ~0.2 s); stdin is a pipe holding `input`. Returns exit code, stdout, stderr."""
+    from devsecrets.cli import main
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, input)
+    os.close(write_fd)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PWD", str(cwd))
+    code = 0
+    with open(read_fd, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

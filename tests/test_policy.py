@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keyring
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, write_project
+from helpers import cli, store_keyring, write_project
 
 from devsecrets.config import parse_config
 from devsecrets.policy import (
@@ -167,8 +166,8 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
             ]
         ),
     )
-    keyring.set_password("devsecrets/proj", "aws", "AKIAZ7QRSTUVWXY23456")
-    keyring.set_password("devsecrets/proj", "ok", "fine-token")
+    store_keyring("proj", "AWS", "AKIAZ7QRSTUVWXY23456", ref="keyring:aws")
+    store_keyring("proj", "OK", "fine-token", ref="keyring:ok")
     project = write_project(tmp_path, PROJECT)
     marker = project / "started"
     result = cli("run", "--", "touch", str(marker), cwd=project)

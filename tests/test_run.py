@@ -10,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import keyring
 import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, cli, files_containing, write_project
+from helpers import DEVSECRETS, cli, files_containing, store_keyring, write_project
 
 from devsecrets.secret import Secret
 
@@ -41,8 +40,8 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
         sandbox.op_state,
         make_state([vault("Staging", items=[item("stripe-sandbox", {"credential": CANARY_OP})])]),
     )
-    keyring.set_password("devsecrets/shop", "database-url", CANARY_KR)
-    keyring.set_password("devsecrets/shop", "GH_TOKEN", "ghcanary-0000")
+    store_keyring("shop", "DATABASE_URL", CANARY_KR, ref="keyring:database-url")
+    store_keyring("shop", "GH_TOKEN", "ghcanary-0000", ref="keyring")
     return write_project(tmp_path, CONFIG)
 
 
@@ -383,7 +382,9 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.sendline(
         f"{DEVSECRETS} run -- sh -c 'echo started; sleep 1; echo finished $DATABASE_URL'{tail}"
     )
-    shell.expect_exact("started")
+    # "started" and its newline: the echoed command line holds "started;" too, and matching
+    # that sent Ctrl-Z before devsecrets had even started the child.
+    shell.expect_exact("started\r\n")
     shell.sendcontrol("z")
     shell.expect("Stopped")
     shell.expect_exact("PROMPT> ")
