@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keyring
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, write_project
+from helpers import cli, store_keyring, write_project
 
 CANARY = "statuscanary-91c2d3"
 CONFIG = """\
@@ -36,7 +35,7 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
             ]
         ),
     )
-    keyring.set_password("devsecrets/shop", "database-url", CANARY)
+    store_keyring("shop", "DATABASE_URL", CANARY, ref="keyring:database-url", scope="sandbox")
     return write_project(tmp_path, CONFIG)
 
 
@@ -45,8 +44,9 @@ def test_table(sandbox: Sandbox, tmp_path: Path) -> None:
     out = result.stdout.decode()
     assert result.returncode == 0
     assert out.splitlines()[0].startswith("shop (staging)")
-    assert "STRIPE_API_KEY  op://Staging/stripe/credential  staging  2026-11-30 10:00" in out
-    assert "DATABASE_URL    keyring:database-url            sandbox  -" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.strip()}
+    assert lines["STRIPE_API_KEY"][1:3] == ["op://Staging/stripe/credential", "staging"]
+    assert lines["DATABASE_URL"][1:3] == ["keyring:database-url", "sandbox"]
     assert CANARY not in out + result.stderr.decode()
     assert [c["argv"][:2] for c in sandbox.op_calls()] == [["item", "list"]]
 
@@ -57,14 +57,14 @@ def test_json(sandbox: Sandbox, tmp_path: Path) -> None:
     assert document["project"] == "shop"
     rows = {row["name"]: row for row in document["secrets"]}
     assert rows["STRIPE_API_KEY"]["updated_at"] == "2026-11-30T10:00:00+00:00"
-    assert rows["DATABASE_URL"] == {
-        "name": "DATABASE_URL",
-        "provider": "keyring",
-        "ref": "keyring:database-url",
-        "scope": "sandbox",
-        "commands": ["psql"],
-        "updated_at": None,
-    }
+    database = rows["DATABASE_URL"]
+    assert (database["provider"], database["ref"], database["scope"]) == (
+        "keyring",
+        "keyring:database-url",
+        "sandbox",
+    )
+    assert database["commands"] == ["psql"]
+    assert database["updated_at"] is None
     assert CANARY not in result.stdout.decode()
 
 
