@@ -66,6 +66,39 @@ def status(as_json: bool) -> int:
 
 
 @cli.command()
+@click.argument("path", required=False, type=click.Path())
+def allow(path: str | None) -> int:
+    """Trust a project's .devsecrets.yml as it is now. Review it first.
+
+    Records the file's real path and a SHA-256 of its bytes. `run` and the shell hook refuse
+    a config that was never allowed, was denied, changed since (this command then lists what
+    changed), or was allowed longer ago than the policy's trust_ttl (30 days by default).
+    Shows the secrets and references you are trusting.
+
+    PATH: a project directory or its config file; default: the nearest .devsecrets.yml at or
+    above the current directory.
+    """
+    from devsecrets.trust import allow_at
+
+    for line in allow_at(path):
+        click.echo(line)
+    return 0
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+def deny(path: str | None) -> int:
+    """Refuse a project's .devsecrets.yml until it is allowed again.
+
+    Works on a file that does not parse. PATH: as for `allow`.
+    """
+    from devsecrets.trust import deny_at
+
+    click.echo(deny_at(path))
+    return 0
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo

@@ -148,12 +148,14 @@ def exit_like(outcome: Outcome) -> None:
 def run_in_project(
     argv: Sequence[str], *, only: Sequence[str] = (), mask: bool = True, verbose: bool = False
 ) -> Outcome:
-    """The `run` command: config → selection → policy → fetch → child."""
+    """The `run` command: config → trust → selection → policy → fetch → child."""
     from devsecrets.config import load_config
     from devsecrets.policy import policy_for
     from devsecrets.resolve import resolve, select
+    from devsecrets.trust import require_trusted
 
     config = load_config()
+    require_trusted(config)
     specs = select(config, only, argv[0])
     resolved = resolve(config, specs, policy_for(config))
     secrets = resolved.secrets

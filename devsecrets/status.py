@@ -12,6 +12,7 @@ from devsecrets.errors import ProviderError
 from devsecrets.providers.base import Metadata
 from devsecrets.refs import Ref
 from devsecrets.resolve import fetch
+from devsecrets.trust import ALLOWED, check
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,13 @@ class Row:
         }
 
 
-def collect(config: Config) -> tuple[list[Row], list[str]]:
-    """Rows for every secret, plus warnings for providers that could not answer."""
+def collect(config: Config, *, ask_providers: bool = True) -> tuple[list[Row], list[str]]:
+    """Rows for every secret, plus warnings for providers that could not answer. Providers
+    are not asked about the references of an untrusted config (ask_providers=False)."""
     metadata: dict[Ref, Metadata] = {}
     warnings = []
     by_provider: dict[str, list[SecretSpec]] = {}
-    for spec in config.secrets:
+    for spec in config.secrets if ask_providers else ():
         by_provider.setdefault(spec.ref.provider, []).append(spec)
     for name, specs in by_provider.items():
         try:
@@ -62,18 +64,24 @@ def collect(config: Config) -> tuple[list[Row], list[str]]:
 
 def show_status(*, as_json: bool) -> int:
     config = load_config()
-    rows, warnings = collect(config)
+    verdict = check(config)
+    trusted = verdict.state == ALLOWED
+    rows, warnings = collect(config, ask_providers=trusted)
+    if not trusted:
+        warnings.append("providers were not asked (the config is not trusted)")
     if as_json:
         document = {
             "project": config.project,
             "config": str(config.path),
             "scope": config.scope,
+            "trust": verdict.as_json(),
             "secrets": [row.as_json() for row in rows],
             "warnings": warnings,
         }
         print(json.dumps(document, indent=2))
         return 0
     print(f"{config.project} ({config.scope}) — {config.path}")
+    print(f"trust: {verdict.describe()}")
     table = [("NAME", "SOURCE", "SCOPE", "UPDATED")] + [
         (r.name, r.ref, r.scope, r.updated_at.strftime("%Y-%m-%d %H:%M") if r.updated_at else "-")
         for r in rows

@@ -8,7 +8,7 @@ import keyring
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, write_project
+from helpers import cli, trusted_project
 
 from devsecrets.config import parse_config
 from devsecrets.policy import (
@@ -169,7 +169,7 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
     )
     keyring.set_password("devsecrets/proj", "aws", "AKIAZ7QRSTUVWXY23456")
     keyring.set_password("devsecrets/proj", "ok", "fine-token")
-    project = write_project(tmp_path, PROJECT)
+    project = trusted_project(tmp_path, PROJECT)
     marker = project / "started"
     result = cli("run", "--", "touch", str(marker), cwd=project)
     err = result.stderr.decode()
@@ -184,7 +184,7 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
 
 
 def test_production_scope_refusal_calls_no_provider(sandbox: Sandbox, tmp_path: Path) -> None:
-    project = write_project(
+    project = trusted_project(
         tmp_path, "secrets:\n  A:\n    from: op://Staging/a/b\n    scope: production\n"
     )
     result = cli("run", "--", "true", cwd=project)

@@ -15,7 +15,7 @@ import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, cli, files_containing, write_project
+from helpers import DEVSECRETS, cli, files_containing, trusted_project
 
 from devsecrets.secret import Secret
 
@@ -43,7 +43,7 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
     )
     keyring.set_password("devsecrets/shop", "database-url", CANARY_KR)
     keyring.set_password("devsecrets/shop", "GH_TOKEN", "ghcanary-0000")
-    return write_project(tmp_path, CONFIG)
+    return trusted_project(tmp_path, CONFIG)
 
 
 def env_of(output: bytes) -> dict[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEVSECRETS, write_project
+from helpers import DEVSECRETS, trusted_project
 
 pytestmark = pytest.mark.secretservice
 CANARY = "sscanary-8d2b4f6e0a1c"
@@ -106,7 +106,8 @@ def _store(env: dict[str, str], service: str, username: str, value: str) -> None
 
 
 def test_run_reads_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: shop\nsecrets:\n  DB: keyring:database-url\n")
+    text = "project: shop\nsecrets:\n  DB: keyring:database-url\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
     env = _env(secret_service, project)
     _store(env, "devsecrets/shop", "database-url", CANARY)
     masked = subprocess.run(
@@ -129,7 +130,8 @@ def test_run_reads_the_real_keyring(secret_service: dict[str, str], tmp_path: Pa
 
 
 def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: empty\nsecrets:\n  DB: keyring:nothing-here\n")
+    text = "project: empty\nsecrets:\n  DB: keyring:nothing-here\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
     result = subprocess.run(
         [DEVSECRETS, "run", "--", "true"],
         cwd=project,
@@ -142,7 +144,7 @@ def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_p
 
 
 def test_headless_without_a_secret_service_says_what_to_install(tmp_path: Path) -> None:
-    project = write_project(tmp_path, "secrets:\n  DB: keyring\n")
+    project = trusted_project(tmp_path, "secrets:\n  DB: keyring\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "PYTHONPATH")}
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     env["PWD"] = str(project)
