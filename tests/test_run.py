@@ -383,7 +383,7 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.sendline(
         f"{DEVSECRETS} run -- sh -c 'echo started; sleep 1; echo finished $DATABASE_URL'{tail}"
     )
-    shell.expect_exact("started")
+    shell.expect_exact("started\r\n")  # the output, not the echo of the command line
     shell.sendcontrol("z")
     shell.expect("Stopped")
     shell.expect_exact("PROMPT> ")

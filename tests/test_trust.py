@@ -233,3 +233,10 @@ def test_allow_of_a_broken_config_says_where(tmp_path: Path) -> None:
     assert result.returncode == 125
     assert b".devsecrets.yml:2: secrets.1BAD" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def test_the_hooks_sha256_is_hashlibs() -> None:
+    import hashlib
+
+    for data in (b"", b"abc", bytes(range(256)) * 64):
+        assert trustfile.sha256_hex(data) == hashlib.sha256(data).hexdigest()
