@@ -23,6 +23,15 @@ from __future__ import annotations
 import os
 import sys
 
+# CPython's built-in SHA-256: hashlib loads OpenSSL, ≈ 4 ms of the hook's budget.
+try:
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        from hashlib import sha256 as _sha256  # type: ignore[assignment,no-redef,unused-ignore]
+
 HEADER = "devsecrets trust 1"
 
 
@@ -66,16 +75,8 @@ def trust_dir() -> str:
 
 
 def sha256_hex(data: bytes) -> str:
-    """hashlib.sha256(data).hexdigest(), from CPython's built-in SHA-256 module when there is
-    one: hashlib loads OpenSSL, ≈ 4 ms of the hook's budget."""
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256
-    return str(sha256(data).hexdigest())
+    """hashlib.sha256(data).hexdigest(), without loading OpenSSL when CPython has its own."""
+    return str(_sha256(data).hexdigest())
 
 
 def record_paths(real_path: str) -> tuple[str, str]:

@@ -46,68 +46,49 @@ function __devsecrets_hook
     if test "$PWD" != "$__devsecrets_pwd"
         set -gu __devsecrets_pwd $PWD
         __devsecrets_find
-        if test "$__devsecrets_found" != "$__devsecrets_config"
+        if test "$__devsecrets_found" != "$__devsecrets_config"; or __devsecrets_probe
             __devsecrets_call "$__devsecrets_found"
-        else
-            __devsecrets_watch
         end
-    else if test -n "$__devsecrets_config"
-        __devsecrets_watch
+    else if test -n "$__devsecrets_config"; and __devsecrets_probe
+        __devsecrets_find
+        __devsecrets_call "$__devsecrets_found"
     end
 end
 
-# Ask Python again when the config or its allow record changed since the last call (an edit,
-# `devsecrets allow` or `deny` in any shell, the project deleted), or always while the state
-# is one only Python can see the end of (an expired approval, an unreadable file).
-function __devsecrets_watch
-    set -l seen "$__devsecrets_seen"
-    __devsecrets_probe
-    if not contains -- "$__devsecrets_state" expired error
-        if test "$__devsecrets_seen" = "$seen"
-            return 0
-        end
-    end
-    __devsecrets_find
-    __devsecrets_call "$__devsecrets_found"
-end
-
+# Look at the config and its allow record again. Succeeds when Python must be asked again:
+# they changed since the last call (an edit, `devsecrets allow` or `deny` in any shell, the
+# project deleted), or the state is one only Python can see the end of (an expired approval,
+# an unreadable file). Every builtin costs microseconds in fish: tests are chained.
 function __devsecrets_probe
-    set -l seen ''
-    if test -n "$__devsecrets_config"
-        if test -e "$__devsecrets_config"; or test -L "$__devsecrets_config"
-            set seen {$seen}c
-        end
-        if test -n "$__devsecrets_record"; and test -e "$__devsecrets_record"
-            set seen {$seen}r
-        end
-        if test -n "$__devsecrets_record"; and test "$__devsecrets_config" -nt "$__devsecrets_record"
-            set seen {$seen}n
-        end
-    end
-    set -gu __devsecrets_seen $seen
+    set -l seen $__devsecrets_seen
+    set -gu __devsecrets_seen
+    test -e "$__devsecrets_config"; or test -L "$__devsecrets_config"; and set -a __devsecrets_seen c
+    test -e "$__devsecrets_record"; and set -a __devsecrets_seen r
+    test "$__devsecrets_config" -nt "$__devsecrets_record"; and set -a __devsecrets_seen n
+    test "$__devsecrets_seen" != "$seen"; or contains -- "$__devsecrets_state" expired error
 end
 
 # The nearest .devsecrets.yml at or above the logical $PWD, as `devsecrets run` finds it.
+# A command substitution costs ≈ 60 µs in fish, so there is at most one: $PWD is tried
+# first, then its ancestors, built from the split path, deepest first, '' (the root) last.
 function __devsecrets_find
-    set -l dir $PWD
-    set -gu __devsecrets_found ''
-    while true
-        set -l candidate $dir/.devsecrets.yml
-        if test "$dir" = /
-            set candidate /.devsecrets.yml
-        end
-        if test -e "$candidate"; or test -L "$candidate"
-            set -gu __devsecrets_found $candidate
+    if test -e "$PWD/.devsecrets.yml"; or test -L "$PWD/.devsecrets.yml"; and test "$PWD" != /
+        set -gu __devsecrets_found "$PWD/.devsecrets.yml"
+        return 0
+    end
+    set -l dirs ''
+    set -l dir ''
+    for part in (string split -n / -- $PWD)
+        set dir "$dir/$part"
+        set -p dirs $dir
+    end
+    for dir in $dirs
+        if test -e "$dir/.devsecrets.yml"; or test -L "$dir/.devsecrets.yml"
+            set -gu __devsecrets_found "$dir/.devsecrets.yml"
             return 0
-        end
-        if test "$dir" = /; or not string match -q '*/*' -- "$dir"
-            return 0
-        end
-        set dir (string replace -r '/[^/]*$' '' -- "$dir")
-        if test -z "$dir"
-            set dir /
         end
     end
+    set -gu __devsecrets_found ''
 end
 
 function __devsecrets_call

@@ -38,36 +38,27 @@ __devsecrets_hook() {
     if [[ $PWD != "$__devsecrets_pwd" ]]; then
         __devsecrets_pwd=$PWD
         __devsecrets_find
-        if [[ $__devsecrets_found != "$__devsecrets_config" ]]; then
+        if [[ $__devsecrets_found != "$__devsecrets_config" ]] || __devsecrets_probe; then
             __devsecrets_call "$__devsecrets_found"
-        else
-            __devsecrets_watch
         fi
-    elif [[ -n $__devsecrets_config ]]; then
-        __devsecrets_watch
+    elif [[ -n $__devsecrets_config ]] && __devsecrets_probe; then
+        __devsecrets_find
+        __devsecrets_call "$__devsecrets_found"
     fi
     return 0
 }
 
-# Ask Python again when the config or its allow record changed since the last call (an edit,
-# `devsecrets allow` or `deny` in any shell, the project deleted), or always while the state
-# is one only Python can see the end of (an expired approval, an unreadable file).
-__devsecrets_watch() {
-    local seen=$__devsecrets_seen
-    __devsecrets_probe
-    case $__devsecrets_state in
-        (expired|error) ;;
-        (*) if [[ $__devsecrets_seen == "$seen" ]]; then return 0; fi ;;
-    esac
-    __devsecrets_find
-    __devsecrets_call "$__devsecrets_found"
-}
-
+# Look at the config and its allow record again. Succeeds when Python must be asked again:
+# they changed since the last call (an edit, `devsecrets allow` or `deny` in any shell, the
+# project deleted), or the state is one only Python can see the end of (an expired approval,
+# an unreadable file).
 __devsecrets_probe() {
+    local seen=$__devsecrets_seen
     __devsecrets_seen=
     if [[ -e $__devsecrets_config || -L $__devsecrets_config ]]; then __devsecrets_seen+=c; fi
     if [[ -e $__devsecrets_record ]]; then __devsecrets_seen+=r; fi
     if [[ $__devsecrets_config -nt $__devsecrets_record ]]; then __devsecrets_seen+=n; fi
+    [[ $__devsecrets_seen != "$seen" || $__devsecrets_state == (expired|error) ]]
 }
 
 # The nearest .devsecrets.yml at or above the logical $PWD, as `devsecrets run` finds it.

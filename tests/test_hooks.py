@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
 from helpers import DEVSECRETS, cli, trusted_project, write_project
 
-from devsecrets import hooks
+from devsecrets import hooks, trust
 
 pytestmark = pytest.mark.shells
 CANARY_OP = "hookcanary-op-71c3e9a05d2b"
@@ -244,6 +245,17 @@ def test_changed_then_allowed(shell: Shell) -> None:
     out = shell.checked("devsecrets allow")
     assert "+ NEW_TOKEN  keyring" in out
     assert "devsecrets: shop (staging) — 4 secrets ready" in out
+
+
+def test_expired_and_unreadable_are_asked_again_at_each_prompt(shell: Shell, world: Path) -> None:
+    old = write_project(world, CONFIG, name="old")
+    trust.allow_at(str(old), now=time.time() - 31 * 86400)
+    assert "old/.devsecrets.yml: trust expired — review it" in shell.checked("cd old")
+    assert "devsecrets: shop (staging) — 3 secrets ready" in shell.checked("devsecrets allow")
+    assert LEFT in shell.checked("cd ..")
+    (old / ".devsecrets.yml").chmod(0o646)
+    assert "old/.devsecrets.yml: is writable by every user" in shell.checked("cd old")
+    assert READY in shell.checked("chmod o-w .devsecrets.yml")  # no mtime change: asked again
 
 
 # ---------------------------------------------------------------- the shell keeps working
