@@ -116,14 +116,18 @@ def require_trusted(config: Config, *, now: float | None = None) -> None:
         message = f"{where} is denied (devsecrets deny, {_day(verdict.deny)})"
         fix = "if you trust it now: review it, then run `devsecrets allow`"
     elif verdict.state == CHANGED:
-        assert verdict.allow is not None
-        changes = "\n".join(describe_changes(verdict.allow.secrets, summarize(config)))
+        allowed = verdict.allow.secrets if verdict.allow else {}
+        changes = "\n".join(describe_changes(allowed, summarize(config)))
         message = f"{where} changed since you allowed it ({_day(verdict.allow)})"
         message += f":\n{changes}" if changes else " (secrets and references are the same)"
         fix = ALLOW_FIX
     elif verdict.state == EXPIRED:
-        days = verdict.ttl // 86400
-        message = f"{where}: trust expired (allowed {_day(verdict.allow)}; trust_ttl {days} days)"
+        from datetime import timedelta
+
+        from devsecrets.durations import format_duration
+
+        ttl = format_duration(timedelta(seconds=verdict.ttl))
+        message = f"{where}: trust expired (allowed {_day(verdict.allow)}; trust_ttl {ttl})"
         fix = ALLOW_FIX
     else:
         names = ", ".join(s.name for s in config.secrets) or "no secrets"

@@ -116,7 +116,7 @@ def test_expiry_follows_the_policy_trust_ttl(tmp_path: Path) -> None:
     assert state(tight, T0 + 7 * DAY) == trust.EXPIRED
     with pytest.raises(trust.UntrustedError, match="trust expired") as caught:
         trust.require_trusted(load_config(tight), now=T0 + 8 * DAY)
-    assert "trust_ttl 7 days" in caught.value.message
+    assert "trust_ttl 7d" in caught.value.message
     trust.allow_at(str(tight), now=T0 + 8 * DAY)
     assert state(tight, T0 + 8 * DAY) == trust.ALLOWED
 
