@@ -128,6 +128,79 @@ def policy(as_json: bool) -> int:
 
 
 @cli.command()
+@click.argument("path", required=False, type=click.Path())
+def allow(path: str | None) -> int:
+    """Trust a project's .devsecrets.yml as it is now. Review it first.
+
+    Records the file's real path and a SHA-256 of its bytes. `run` and the shell hook refuse
+    a config that was never allowed, was denied, changed since (this command then lists what
+    changed), or was allowed longer ago than the policy's trust_ttl (30 days by default).
+    Shows the secrets and references you are trusting.
+
+    PATH: a project directory or its config file; default: the nearest .devsecrets.yml at or
+    above the current directory.
+    """
+    from devsecrets.trust import allow_at
+
+    for line in allow_at(path):
+        click.echo(line)
+    return 0
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+def deny(path: str | None) -> int:
+    """Refuse a project's .devsecrets.yml until it is allowed again.
+
+    Works on a file that does not parse. PATH: as for `allow`.
+    """
+    from devsecrets.trust import deny_at
+
+    click.echo(deny_at(path))
+    return 0
+
+
+@cli.command()
+@click.argument("shell", required=False, type=click.Choice(["bash", "zsh", "fish"]))
+@click.option("--install", is_flag=True, help="Add the line that loads the hook to your rc file.")
+@click.option("--uninstall", is_flag=True, help="Remove that line (and nothing else).")
+@click.option(
+    "--shell",
+    "shell_option",
+    type=click.Choice(["bash", "zsh", "fish"]),
+    help="The shell whose rc file to edit (default: from $SHELL).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what --install/--uninstall would change.")
+@click.option("--quiet", is_flag=True, help="No status lines (or set DEVSECRETS_HOOK_QUIET=1).")
+def hook(
+    shell: str | None,
+    install: bool,
+    uninstall: bool,
+    shell_option: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> int:
+    """Print the shell hook, or install it in your shell's rc file.
+
+    When you cd into a project, the hook says whether its config is trusted and how many
+    secrets it has, in one line; leaving, it says so. It exports nothing: secrets reach only
+    `devsecrets run`. With the directory unchanged a prompt costs microseconds; Python runs
+    only when the project changes.
+
+    \b
+    Load it by hand:
+      bash:  eval "$(devsecrets hook bash)"     (in ~/.bashrc)
+      zsh:   eval "$(devsecrets hook zsh)"      (in ~/.zshrc)
+      fish:  devsecrets hook fish | source      (in ~/.config/fish/config.fish)
+    or let devsecrets add that one marked line:  devsecrets hook --install
+    """
+    from devsecrets.hooks import hook_command
+
+    click.echo(hook_command(shell, install, uninstall, shell_option, dry_run, quiet), nl=False)
+    return 0
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo

@@ -148,12 +148,14 @@ def exit_like(outcome: Outcome) -> None:
 def run_in_project(
     argv: Sequence[str], *, only: Sequence[str] = (), mask: bool = True, verbose: bool = False
 ) -> Outcome:
-    """The `run` command: config → selection → policy → fetch → child."""
+    """The `run` command: config → trust → selection → policy → fetch → child."""
     from devsecrets.config import load_config
     from devsecrets.resolve import select
     from devsecrets.serve import serve
+    from devsecrets.trust import require_trusted
 
     config = load_config()
+    require_trusted(config)
     specs = select(config, only, argv[0])
     secrets = serve(config, specs, command=argv[0])
     for name in shadowed_names(secrets, os.environb):

@@ -26,6 +26,7 @@ from devsecrets.rotation import (
     scope_refusal,
     when,
 )
+from devsecrets.trust import ALLOWED, check
 
 STATE_TEXT = {"ok": "ok", "due_soon": "due soon", "stale": "stale", "unknown": "unknown age"}
 
@@ -171,19 +172,26 @@ def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
 
 def show_status(*, as_json: bool, now: datetime | None = None) -> int:
     config = load_config()
-    result = survey(config, now=now)
+    verdict = check(config)
+    trusted = verdict.state == ALLOWED
+    # Providers are not asked about the references of a config nobody has reviewed.
+    result = survey(config, now=now, metadata=trusted)
     rows, warnings = result.rows, result.warnings
+    if not trusted:
+        warnings.append("providers were not asked (the config is not trusted)")
     if as_json:
         document = {
             "project": config.project,
             "config": str(config.path),
             "scope": config.scope,
+            "trust": verdict.as_json(),
             "secrets": [row.as_json() for row in rows],
             "warnings": warnings,
         }
         print(json.dumps(document, indent=2))
         return 0
     print(f"{config.project} ({config.scope}) — {config.path}")
+    print(f"trust: {verdict.describe()}")
     table = [("NAME", "SOURCE", "SCOPE", "AGE", "DUE", "STATE")] + [
         (r.name, r.ref, r.scope, _age(r), _due(r), r.state_text) for r in rows
     ]

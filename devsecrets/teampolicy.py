@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from devsecrets.config import POLICY_KEYS, PolicyBlock, parse_policy_block, read_config_bytes
+from devsecrets.config import POLICY_KEYS, PolicyBlock, parse_policy_block
+from devsecrets.configfile import read_config_bytes
 from devsecrets.errors import ConfigError
 from devsecrets.layering import Layer
 from devsecrets.paths import team_policy_file

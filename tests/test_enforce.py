@@ -11,7 +11,7 @@ import keyring
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, timestamp, vault, write_state
-from helpers import cli, files_containing, record_rotation, store_keyring, write_project
+from helpers import cli, files_containing, record_rotation, store_keyring, trusted_project
 
 from devsecrets.auditlog import audit_path
 from devsecrets.config import load_config
@@ -48,7 +48,7 @@ def stripe(updated: datetime | None = None, **extra: object) -> dict[str, object
 def project(sandbox: Sandbox, tmp_path: Path) -> Path:
     op_items(sandbox, stripe())
     store_keyring("shop", "DB", CANARY_KR, ref="keyring:database-url")
-    return write_project(tmp_path, CONFIG)
+    return trusted_project(tmp_path, CONFIG)
 
 
 def audit_lines() -> list[dict[str, str]]:
@@ -99,7 +99,7 @@ def test_every_refusal_of_a_run_is_listed_together(sandbox: Sandbox, tmp_path: P
     )
     store_keyring("shop", "DB", CANARY_KR, ref="keyring:database-url", rotated_at=ago(9 * DAY))
     keyring.set_password("devsecrets/shop", "NEVER", "never-recorded")
-    project = write_project(
+    project = trusted_project(
         tmp_path,
         CONFIG
         + "  TAGGED: op://Staging/tagged/credential\n"
@@ -169,7 +169,7 @@ def test_status_shows_scope_age_due_and_state(sandbox: Sandbox, tmp_path: Path) 
         + "  NEVER: keyring\n"
         + "  LIVE:\n    from: keyring\n    scope: production\n"
     )
-    project = write_project(tmp_path, text)
+    project = trusted_project(tmp_path, text)
     table = cli("status", cwd=project)
     out = table.stdout.decode()
     assert table.returncode == 0, table.stderr
@@ -219,7 +219,7 @@ def test_rotation_note_for_the_hooks_status_line(sandbox: Sandbox, tmp_path: Pat
     op_items(sandbox, stripe(ago(10 * DAY)))
     today = datetime.now(UTC)
     store_keyring("shop", "DB", CANARY_KR, ref="keyring:database-url", rotated_at=today - 4 * DAY)
-    config = load_config(write_project(tmp_path, CONFIG))
+    config = load_config(trusted_project(tmp_path, CONFIG))
     later = today + DAY  # the injected clock: tomorrow, DB is due soon
     calls = len(sandbox.op_calls())
     # Without metadata (a prompt cannot wait for op): the ledger's ages only, no op call.

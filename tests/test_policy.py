@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, store_keyring, write_project
+from helpers import cli, store_keyring, trusted_project
 
 from devsecrets.config import parse_config
 from devsecrets.policy import (
@@ -168,7 +168,7 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
     )
     store_keyring("proj", "AWS", "AKIAZ7QRSTUVWXY23456", ref="keyring:aws")
     store_keyring("proj", "OK", "fine-token", ref="keyring:ok")
-    project = write_project(tmp_path, PROJECT)
+    project = trusted_project(tmp_path, PROJECT)
     marker = project / "started"
     result = cli("run", "--", "touch", str(marker), cwd=project)
     err = result.stderr.decode()
@@ -183,7 +183,7 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
 
 
 def test_production_scope_refusal_calls_no_provider(sandbox: Sandbox, tmp_path: Path) -> None:
-    project = write_project(
+    project = trusted_project(
         tmp_path, "secrets:\n  A:\n    from: op://Staging/a/b\n    scope: production\n"
     )
     result = cli("run", "--", "true", cwd=project)

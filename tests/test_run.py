@@ -14,7 +14,7 @@ import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, cli, files_containing, store_keyring, write_project
+from helpers import DEVSECRETS, cli, files_containing, store_keyring, trusted_project
 
 from devsecrets.secret import Secret
 
@@ -42,7 +42,7 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
     )
     store_keyring("shop", "DATABASE_URL", CANARY_KR, ref="keyring:database-url")
     store_keyring("shop", "GH_TOKEN", "ghcanary-0000", ref="keyring")
-    return write_project(tmp_path, CONFIG)
+    return trusted_project(tmp_path, CONFIG)
 
 
 def env_of(output: bytes) -> dict[str, str]:
@@ -408,7 +408,7 @@ def test_values_no_environment_can_hold_are_errors_naming_the_secret(
         sandbox.op_state,
         make_state([vault("Staging", items=[item("bin", [field("credential", raw)])])]),
     )
-    project = write_project(tmp_path, "secrets:\n  BLOB: op://Staging/bin/credential\n")
+    project = trusted_project(tmp_path, "secrets:\n  BLOB: op://Staging/bin/credential\n")
     result = cli("run", "--", "true", cwd=project)
     assert result.returncode == 125
     err = result.stderr.decode()

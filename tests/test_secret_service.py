@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEVSECRETS, record_rotation, write_project
+from helpers import DEVSECRETS, record_rotation, trusted_project
 
 pytestmark = pytest.mark.secretservice
 CANARY = "sscanary-8d2b4f6e0a1c"
@@ -98,7 +98,8 @@ def _env(secret_service: dict[str, str], project: Path) -> dict[str, str]:
 
 
 def test_set_then_run_with_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: shop\nsecrets:\n  DB: keyring:database-url\n")
+    text = "project: shop\nsecrets:\n  DB: keyring:database-url\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
     env = _env(secret_service, project)
     stored = subprocess.run(
         [DEVSECRETS, "set", "DB"],
@@ -130,7 +131,8 @@ def test_set_then_run_with_the_real_keyring(secret_service: dict[str, str], tmp_
 
 
 def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: empty\nsecrets:\n  DB: keyring:nothing-here\n")
+    text = "project: empty\nsecrets:\n  DB: keyring:nothing-here\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
     record_rotation("empty", "DB", "keyring:nothing-here")  # stored once, deleted since
     result = subprocess.run(
         [DEVSECRETS, "run", "--", "true"],
@@ -145,7 +147,7 @@ def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_p
 
 
 def test_headless_without_a_secret_service_says_what_to_install(tmp_path: Path) -> None:
-    project = write_project(tmp_path, "secrets:\n  DB: keyring\n")
+    project = trusted_project(tmp_path, "secrets:\n  DB: keyring\n")
     record_rotation("proj", "DB", "keyring")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "PYTHONPATH")}
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)

@@ -22,7 +22,7 @@ from helpers import (
     files_containing,
     main_in_process,
     record_rotation,
-    write_project,
+    trusted_project,
 )
 
 from devsecrets.auditlog import audit_path
@@ -53,7 +53,7 @@ def inproc(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path, CONFIG)
+    return trusted_project(tmp_path, CONFIG)
 
 
 def stored(username: str) -> str | None:

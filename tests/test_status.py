@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, store_keyring, write_project
+from helpers import cli, store_keyring, trusted_project
 
 CANARY = "statuscanary-91c2d3"
 CONFIG = """\
@@ -36,7 +36,7 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
         ),
     )
     store_keyring("shop", "DATABASE_URL", CANARY, ref="keyring:database-url", scope="sandbox")
-    return write_project(tmp_path, CONFIG)
+    return trusted_project(tmp_path, CONFIG)
 
 
 def test_table(sandbox: Sandbox, tmp_path: Path) -> None:
