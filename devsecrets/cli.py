@@ -201,6 +201,32 @@ def hook(
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--path",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="The project to scan (default: the one around the working directory).",
+)
+def audit(as_json: bool, path: str | None) -> int:
+    """The three-question test for this machine and project; exit 1 when anything is found.
+
+    \b
+    1. Memory dump: plaintext long-lived secrets in the environment, shell rc files, the
+       usual credential files (~/.aws/credentials, ~/.netrc, …) and the project's files.
+    2. Arbitrary code for 60 seconds: what it gets beyond the one child `run` starts —
+       broker tokens exported in the shell, secrets given to every command.
+    3. Humans and production: references and plaintext values that say production.
+
+    Each finding has a location, a kind and a redacted fingerprint — never the value — and
+    the fix. Target: 0 / none / none.
+    """
+    from devsecrets.auditview import audit_command
+
+    return audit_command(path, as_json=as_json)
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo
