@@ -200,6 +200,33 @@ def hook(
     return 0
 
 
+@cli.command(name="import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    type=click.Choice(["keyring"]),
+    default="keyring",
+    show_default=True,
+    help="Where the values go (devsecrets never writes to 1Password vaults).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before changing anything (for scripts).")
+def import_(file: str | None, to: str, yes: bool) -> int:
+    """Move a plaintext dotenv FILE (default: .env) into the keyring, then delete it.
+
+    Shows what it will do first: each key is stored, already stored, or left alone with
+    the reason ($VARIABLES are not guessed at; production-looking values are never
+    stored). Then it stores the values, adds `NAME: keyring:name` lines to .devsecrets.yml
+    (appended; comments kept), adds FILE to .gitignore, reads every value back, and only
+    when all match and nothing was left alone overwrites and removes FILE. A config that
+    was trusted is trusted again (the new lines are your own keys); one that was not stays
+    untrusted until you review it and run `devsecrets allow`.
+    """
+    from devsecrets.importenv import import_dotenv
+
+    del to  # the keyring is the one destination; the option says so in --help
+    return import_dotenv(file, yes=yes)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
