@@ -254,6 +254,20 @@ def audit(as_json: bool, path: str | None) -> int:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def doctor(as_json: bool) -> int:
+    """Explain why something does not work: versions, paths, providers, hook, agent, trust.
+
+    Runs each provider's own check (is `op` installed and signed in? can the keyring store
+    secrets?), looks for the hook's line in your rc files, reads the project's config,
+    trust record and team policy. Never reads a value. Exit 1 when a check failed.
+    """
+    from devsecrets.doctor import doctor_command
+
+    return doctor_command(as_json=as_json)
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo
