@@ -200,6 +200,34 @@ def hook(
     return 0
 
 
+@cli.command()
+@click.option(
+    "--team-policy",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The team's policy file, installed into the user config directory.",
+)
+@click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is missing."
+)
+def onboard(team_policy: str | None, yes: bool, check_only: bool) -> int:
+    """Set up this machine for the project here, step by step; safe to run again.
+
+    Checks Python and devsecrets, the 1Password CLI (signed in) and a keyring that can
+    store secrets when the project uses them, the shell hook (asks before adding it), the
+    team policy (installed from --team-policy), the project config (shows what it asks
+    for, then asks to allow it), and asks at a hidden prompt for each keyring secret this
+    machine does not have. Ends with the audit's score card.
+
+    --check changes nothing and exits 1 when a step is missing: for CI or a pre-commit
+    hook. --yes answers the yes/no questions; secret values are only ever typed.
+    """
+    from devsecrets.onboard import onboard as run_onboarding
+
+    return run_onboarding(team_policy, yes=yes, check_only=check_only)
+
+
 @cli.command(name="import")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option(
