@@ -144,7 +144,11 @@ def _hook(run: Onboarding) -> None:
         why = "you said no" if answer is False else "no terminal to ask"
         run.report(NOTE, "shell hook", f"not installed ({why})", fix)
         return
-    hooks.install(shell)
+    try:
+        hooks.install(shell)
+    except DevsecretsError as exc:
+        run.report(NOTE, "shell hook", exc.message, exc.fix or fix)
+        return
     run.changed.append(f"hook in {rc}")
     run.report(DONE, "shell hook", f"added to {rc} (new shells load it)")
 
@@ -183,7 +187,11 @@ def _team_policy(run: Onboarding) -> None:
     if current is not None and not run.ask(f"Replace {installed}?", default=True):
         run.report(MISSING, "team policy", f"{installed} {state} {run.team_policy}", fix)
         return
-    _install_policy(installed, data)
+    try:
+        _install_policy(installed, data)
+    except OSError as exc:
+        run.report(MISSING, "team policy", f"cannot write {installed}: {exc.strerror}", fix)
+        return
     run.changed.append("team policy")
     run.report(DONE, "team policy", f"installed {run.team_policy} at {installed}")
 

@@ -83,3 +83,18 @@ def test_bash_prompt_shows_the_project_state(tmp_path: Path, sandbox: Sandbox) -
     child.expect_exact("\nDSPROMPT[4]> ")
     child.sendline("exit")
     child.expect(pexpect.EOF)
+
+
+def test_zsh_prompt_snippet(tmp_path: Path) -> None:
+    if shutil.which("zsh") is None:
+        if os.environ.get("DEVSECRETS_TEST_STRICT"):
+            pytest.fail("zsh is not installed: apt install zsh")
+        pytest.skip("zsh is not installed")
+    script = tmp_path / "t.zsh"
+    script.write_text(
+        f"PROMPT='X> '\nsource {PROMPTS / 'devsecrets-prompt.bash'}\n"
+        "__devsecrets_state=allowed __devsecrets_project=web-app\n"
+        'for f in $precmd_functions; do $f; done\nprint -r -- "${(e)PROMPT}"\n'
+    )
+    result = subprocess.run(["zsh", "-f", str(script)], capture_output=True, check=False)
+    assert result.stdout.decode() == "[web-app] X> \n", result.stderr
