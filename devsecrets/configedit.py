@@ -8,17 +8,43 @@ The result is parsed again by the caller before anything is written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from devsecrets.config import PROJECT_NAME
 from devsecrets.errors import ConfigError
+from devsecrets.refs import RefError, parse_ref
 
 HEADER = """\
 # The secrets this project needs: names and references, never values. Commit this file.
 # Written by `devsecrets import`; see `devsecrets run --help`.
 """
+
+
+def keyring_ref(key: str, taken: set[str]) -> str:
+    """`DATABASE_URL` → `keyring:database-url`; the key itself when that entry name is
+    taken; a bare `keyring` (entry named like the key) when neither is a valid name."""
+    for name in (re.sub(r"_+", "-", key.lower()).strip("-"), key):
+        if name in taken:
+            continue
+        try:
+            parse_ref(f"keyring:{name}", key)
+        except RefError:
+            continue
+        taken.add(name)
+        return f"keyring:{name}"
+    taken.add(key)
+    return "keyring"
+
+
+def project_name(directory: Path) -> str:
+    name = directory.name
+    if PROJECT_NAME.fullmatch(name):
+        return name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:64] or "project"
 
 
 def new_config(project: str, entries: Sequence[tuple[str, str]]) -> str:

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,6 @@ from pathlib import Path
 from devsecrets.config import (
     DEFAULT_SCOPE,
     ENV_NAME,
-    PROJECT_NAME,
     RESERVED_NAMES,
     RESERVED_PREFIXES,
     Config,
@@ -37,7 +35,13 @@ from devsecrets.config import (
     find_config,
     parse_config,
 )
-from devsecrets.configedit import add_secrets, new_config, write_config
+from devsecrets.configedit import (
+    add_secrets,
+    keyring_ref,
+    new_config,
+    project_name,
+    write_config,
+)
 from devsecrets.dotenv import Dotenv, Entry
 from devsecrets.errors import DevsecretsError, ProviderError, UsageError
 from devsecrets.layering import effective_policy
@@ -45,7 +49,7 @@ from devsecrets.plainfile import ignore_in_git, read_plain, remove_plain, tracke
 from devsecrets.policy import Policy, policy_for, value_refusals
 from devsecrets.providers.base import Context
 from devsecrets.providers.keyring import KeyringProvider, service_name
-from devsecrets.refs import KeyringRef, RefError, parse_ref
+from devsecrets.refs import KeyringRef
 from devsecrets.secret import Secret
 from devsecrets.teampolicy import load_team_policy
 
@@ -157,26 +161,6 @@ def _keyring_refs(config: Config | None) -> list[KeyringRef]:
     return [s.ref for s in (config.secrets if config else ()) if isinstance(s.ref, KeyringRef)]
 
 
-def keyring_ref(key: str, taken: set[str]) -> str:
-    """`DATABASE_URL` → `keyring:database-url` (the key itself when that name is taken)."""
-    name = re.sub(r"_+", "-", key.lower()).strip("-")
-    try:
-        parse_ref(f"keyring:{name}", key)
-    except RefError:
-        name = key
-    if name in taken:
-        name = key
-    taken.add(name)
-    return f"keyring:{name}"
-
-
-def project_name(directory: Path) -> str:
-    name = directory.name
-    if PROJECT_NAME.fullmatch(name):
-        return name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:64] or "project"
-
-
 def show(plan: Plan, dotenv: Dotenv) -> None:
     where = "a new " if plan.config is None else ""
     print(
@@ -261,8 +245,9 @@ def carry_out(plan: Plan, now: datetime, mtime: datetime) -> int:
     )
     if tracked_by_git(plan.path):
         print(
-            f"devsecrets: warning: {plan.path.name} was committed to git: its values stay in "
-            "the history — rotate them (devsecrets rotate NAME)"
+            f"devsecrets: warning: git tracks {plan.path.name}: once committed, its values "
+            "stay in the history — rotate them (devsecrets rotate NAME), and `git rm "
+            f"--cached {plan.path.name}`"
         )
     return 0
 

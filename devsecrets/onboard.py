@@ -127,12 +127,12 @@ def _hook(run: Onboarding) -> None:
 
     try:
         shell = hooks.detect_shell()
-        line = hooks.rc_line(shell)
+        ours = {hooks.rc_line(shell), hooks.rc_line(shell, quiet=True)}
     except DevsecretsError as exc:
         run.report(NOTE, "shell hook", exc.message, exc.fix or "")
         return
     rc = hooks.rc_file(shell)
-    if line in _read_lines(rc):
+    if ours & set(_read_lines(rc)):
         run.report(DONE, "shell hook", f"in {rc}")
         return
     fix = f"devsecrets hook --install --shell {shell}"

@@ -211,7 +211,7 @@ def scan_environment(env: Mapping[str, str], *, classify: Classify | None = None
         ]
         if not hits and _SECRET_NAME.search(name) and looks_secret(raw):
             production = classify(raw) if classify else None
-            print_ = fingerprint(raw, 0)
-            hits = [Finding("environment", None, "high-entropy secret", print_, name, production)]
+            mark = fingerprint(raw, 0)
+            hits = [Finding("environment", None, "high-entropy secret", mark, name, production)]
         findings += hits
     return findings

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -204,3 +206,59 @@ def test_a_broken_file_changes_nothing(
 def test_a_missing_file(inproc: InProcess, tmp_path: Path) -> None:
     code, _, err = inproc("import", "--yes", cwd=tmp_path)
     assert code == 125 and ".env does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("secrets:\n  A: keyring\n", "secrets:\n  A: keyring\n  B: keyring:b\n"),
+        (  # the entry's own indentation; comments after the mapping stay after it
+            "secrets:\n    A: keyring  # a\n\n# policy\npolicy:\n  max_age: 5d\n",
+            "secrets:\n    A: keyring  # a\n    B: keyring:b\n\n# policy\npolicy:\n  max_age: 5d\n",
+        ),
+        (
+            "secrets:\n  A:\n    from: keyring\n    commands: [x]\npolicy: {}",
+            "secrets:\n  A:\n    from: keyring\n    commands: [x]\n  B: keyring:b\npolicy: {}\n",
+        ),
+        ("secrets: {}\n# end\n", "secrets:\n  B: keyring:b\n# end\n"),
+        ("secrets:\npolicy: {}\n", "secrets:\n  B: keyring:b\npolicy: {}\n"),
+        ("version: 1\n", "version: 1\nsecrets:\n  B: keyring:b\n"),
+        ("secrets:\r\n  A: keyring\r\n", "secrets:\r\n  A: keyring\r\n  B: keyring:b\r\n"),
+    ],
+)
+def test_secrets_are_appended_as_text(before: str, after: str) -> None:
+    from devsecrets.configedit import add_secrets
+
+    assert add_secrets(before, [("B", "keyring:b")], "f") == after
+
+
+def test_a_flow_style_mapping_is_not_rewritten() -> None:
+    from devsecrets.configedit import add_secrets
+    from devsecrets.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flow style"):
+        add_secrets("secrets: {A: keyring}\n", [("B", "keyring:b")], "f")
+
+
+def test_keyring_names() -> None:
+    from devsecrets.configedit import keyring_ref
+
+    taken: set[str] = {"database-url"}
+    assert keyring_ref("API_TOKEN", taken) == "keyring:api-token"
+    assert keyring_ref("DATABASE_URL", taken) == "keyring:DATABASE_URL"  # name taken
+    assert keyring_ref("api_token", taken) == "keyring:api_token"
+    assert keyring_ref("_", taken) == "keyring"  # no valid entry name: the key's own
+
+
+def test_a_committed_file_is_named_for_rotation(inproc: InProcess, tmp_path: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / ".env").write_text(f"ONE={CANARY}-one\n")
+    subprocess.run([git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([git, "add", ".env"], cwd=project, check=True)
+    code, out, err = inproc("import", "--yes", cwd=project)
+    assert code == 0, err
+    assert "git tracks .env: once committed, its values stay in the history" in out
