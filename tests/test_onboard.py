@@ -154,3 +154,31 @@ def test_outside_a_project(tmp_path: Path) -> None:
     assert result.returncode == 0, out
     assert "devsecrets onboard — no project here" in out
     assert "· 1Password CLI: not needed by this project" in out
+
+
+def test_onboard_sh_installs_devsecrets_when_missing(project: Path, sandbox: Sandbox) -> None:
+    """With no devsecrets on PATH the script installs it (here a stand-in pipx, which puts
+    the real console script into ~/.local/bin as pipx does), then runs onboarding."""
+    fake_bin = sandbox.root / "pipx-bin"
+    fake_bin.mkdir()
+    pipx = fake_bin / "pipx"
+    pipx.write_text(
+        "#!/bin/sh\n"
+        'echo "pipx $*" >> "$HOME/pipx.log"\n'
+        'mkdir -p "$HOME/.local/bin"\n'
+        f'ln -sf "{DEVSECRETS}" "$HOME/.local/bin/devsecrets"\n'
+    )
+    pipx.chmod(0o755)
+    env = shell_env(sandbox.bin)
+    env["PATH"] = f"{fake_bin}:{sandbox.bin}:/usr/bin:/bin"
+    result = subprocess.run(
+        [str(project / "onboard.sh"), "--check"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert (sandbox.home / "pipx.log").read_text() == "pipx install devsecrets\n"
+    assert "devsecrets is not installed; installing devsecrets" in result.stderr.decode()
+    assert "devsecrets onboard — web-app" in result.stdout.decode()
+    assert result.returncode == 1  # --check on a fresh machine: steps are missing
