@@ -43,7 +43,7 @@ class Onboarding:
     def report(self, status: str, topic: str, detail: str, fix: str = "") -> None:
         if status == MISSING:
             self.missing += 1
-        print(f"{MARK[status]} {topic}: {detail}", flush=True)
+        print(f"{MARK[status]} {topic}: {tilde(detail)}", flush=True)
         if fix:
             print(f"    fix: {fix}", flush=True)
 
@@ -81,6 +81,12 @@ def onboard(team_policy: str | None, *, yes: bool, check_only: bool) -> int:
         return EXIT_FINDINGS
     print("\nAll set." + (f" Changed: {', '.join(run.changed)}." if run.changed else ""))
     return 0
+
+
+def tilde(text: str) -> str:
+    """Paths under the home directory as ~/…, for shorter lines."""
+    home = str(Path.home()).rstrip("/")
+    return text.replace(home + "/", "~/") if len(home) > 1 else text
 
 
 def _project(run: Onboarding) -> Config | None:
@@ -139,7 +145,8 @@ def _hook(run: Onboarding) -> None:
     if run.check_only:
         run.report(NOTE, "shell hook", f"not in {rc} (it shows the project's state on cd)", fix)
         return
-    answer = run.ask(f"Add the devsecrets hook to {rc}? It shows the state on cd.", default=True)
+    question = f"Add the devsecrets hook to {tilde(str(rc))}? It shows the state on cd."
+    answer = run.ask(question, default=True)
     if not answer:
         why = "you said no" if answer is False else "no terminal to ask"
         run.report(NOTE, "shell hook", f"not installed ({why})", fix)
@@ -149,7 +156,7 @@ def _hook(run: Onboarding) -> None:
     except DevsecretsError as exc:
         run.report(NOTE, "shell hook", exc.message, exc.fix or fix)
         return
-    run.changed.append(f"hook in {rc}")
+    run.changed.append(f"hook in {tilde(str(rc))}")
     run.report(DONE, "shell hook", f"added to {rc} (new shells load it)")
 
 

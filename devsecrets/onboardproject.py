@@ -31,7 +31,7 @@ def project_step(run: Onboarding, config: Config) -> bool:
         return False
     verdict = check(config)
     if verdict.state == ALLOWED:
-        run.report(DONE, "project config", f"allowed ({verdict.describe()})")
+        run.report(DONE, "project config", verdict.describe())
         return True
     print(f"  {config.path} ({config.project}, {config.scope}) asks for:")
     listed = summarize(config)
@@ -49,10 +49,9 @@ def project_step(run: Onboarding, config: Config) -> bool:
         why = "you said no" if answer is False else "no terminal to ask; or pass --yes"
         run.report(MISSING, "project config", f"not allowed ({why})", ALLOW_FIX)
         return False
-    for line in allow(config):
-        print(f"  {line}")
+    allow(config)
     run.changed.append("project allowed")
-    run.report(DONE, "project config", "allowed")
+    run.report(DONE, "project config", check(config).describe())
     return True
 
 
