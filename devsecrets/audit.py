@@ -234,7 +234,8 @@ def _project_answers(report: Report, config: Config, now: datetime) -> None:
                 Item(
                     row.name,
                     "is given to every command `devsecrets run` starts",
-                    f"list the commands that need it: `commands: [...]` under {row.name}",
+                    "list the commands that need each one: `commands: [...]` under it in "
+                    ".devsecrets.yml",
                 )
             )
         a = row.assessment

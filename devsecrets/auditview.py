@@ -100,9 +100,11 @@ def _children(report: Report, home: Path) -> list[str]:
         lines.append("  · no project here: `devsecrets run` would give nothing")
     else:
         lines.append(f"  · a child of `devsecrets run` receives {len(report.given)} by default:")
+        width = max((len(given.name) for given in report.given), default=0)
         for given in report.given:
             only = ", ".join(given.commands) if given.commands else "every command"
-            lines.append(f"      {given.name}  {given.scope}, {given.age} old, to: {only}")
+            name = given.name.ljust(width)
+            lines.append(f"      {name}  {given.scope}, {given.age} old, to: {only}")
     hook = ", ".join(short(p, home) for p in report.hook)
     lines.append(
         f"  · shell hook: installed in {hook}"
