@@ -201,6 +201,101 @@ def hook(
 
 
 @cli.command()
+@click.option(
+    "--team-policy",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The team's policy file, installed into the user config directory.",
+)
+@click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is missing."
+)
+def onboard(team_policy: str | None, yes: bool, check_only: bool) -> int:
+    """Set up this machine for the project here, step by step; safe to run again.
+
+    Checks Python and devsecrets, the 1Password CLI (signed in) and a keyring that can
+    store secrets when the project uses them, the shell hook (asks before adding it), the
+    team policy (installed from --team-policy), the project config (shows what it asks
+    for, then asks to allow it), and asks at a hidden prompt for each keyring secret this
+    machine does not have. Ends with the audit's score card.
+
+    --check changes nothing and exits 1 when a step is missing: for CI or a pre-commit
+    hook. --yes answers the yes/no questions; secret values are only ever typed.
+    """
+    from devsecrets.onboard import onboard as run_onboarding
+
+    return run_onboarding(team_policy, yes=yes, check_only=check_only)
+
+
+@cli.command(name="import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    type=click.Choice(["keyring"]),
+    default="keyring",
+    show_default=True,
+    help="Where the values go (devsecrets never writes to 1Password vaults).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before changing anything (for scripts).")
+def import_(file: str | None, to: str, yes: bool) -> int:
+    """Move a plaintext dotenv FILE (default: .env) into the keyring, then delete it.
+
+    Shows what it will do first: each key is stored, already stored, or left alone with
+    the reason ($VARIABLES are not guessed at; production-looking values are never
+    stored). Then it stores the values, adds `NAME: keyring:name` lines to .devsecrets.yml
+    (appended; comments kept), adds FILE to .gitignore, reads every value back, and only
+    when all match and nothing was left alone overwrites and removes FILE. A config that
+    was trusted is trusted again (the new lines are your own keys); one that was not stays
+    untrusted until you review it and run `devsecrets allow`.
+    """
+    from devsecrets.importenv import import_dotenv
+
+    del to  # the keyring is the one destination; the option says so in --help
+    return import_dotenv(file, yes=yes)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--path",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="The project to scan (default: the one around the working directory).",
+)
+def audit(as_json: bool, path: str | None) -> int:
+    """The three-question test for this machine and project; exit 1 when anything is found.
+
+    \b
+    1. Memory dump: plaintext long-lived secrets in the environment, shell rc files, the
+       usual credential files (~/.aws/credentials, ~/.netrc, …) and the project's files.
+    2. Arbitrary code for 60 seconds: what it gets beyond the one child `run` starts —
+       broker tokens exported in the shell, secrets given to every command.
+    3. Humans and production: references and plaintext values that say production.
+
+    Each finding has a location, a kind and a redacted fingerprint — never the value — and
+    the fix. Target: 0 / none / none.
+    """
+    from devsecrets.auditview import audit_command
+
+    return audit_command(path, as_json=as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def doctor(as_json: bool) -> int:
+    """Explain why something does not work: versions, paths, providers, hook, agent, trust.
+
+    Runs each provider's own check (is `op` installed and signed in? can the keyring store
+    secrets?), looks for the hook's line in your rc files, reads the project's config,
+    trust record and team policy. Never reads a value. Exit 1 when a check failed.
+    """
+    from devsecrets.doctor import doctor_command
+
+    return doctor_command(as_json=as_json)
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo

@@ -2,7 +2,7 @@
 
 Exit codes (documented in README, following env(1) and timeout(1)):
     0    success (or the child's own status)
-    1    `audit` found something
+    1    `audit` found something; `onboard` has a step missing; `doctor` a check failing
     2    usage error (bad command line)
     125  devsecrets itself failed: bad config, untrusted, policy refusal, provider error
     126  the command was found but could not be executed

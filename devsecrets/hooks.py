@@ -103,6 +103,18 @@ def rc_file(shell: str) -> Path:
     return (Path(config) if os.path.isabs(config) else home / ".config") / "fish" / "config.fish"
 
 
+def installed_rc_files() -> list[Path]:
+    """The rc files (bash, zsh, fish) that hold our marked line."""
+    return [rc_file(s) for s in SHELLS if any(line.endswith(MARKER) for line in _lines(s))]
+
+
+def _lines(shell: str) -> list[str]:
+    try:
+        return _read_lines(rc_file(shell))
+    except DevsecretsError:  # an unreadable rc file holds no hook we could know of
+        return []
+
+
 def rc_line(shell: str, *, quiet: bool = False) -> str:
     """The one line `--install` adds: load the hook if devsecrets is still installed."""
     exe = quote(shell, executable())

@@ -104,3 +104,30 @@ def _from_pipe(fd: int, name: str) -> Secret:
     finally:
         view.release()
         buf[:] = bytes(len(buf))
+
+
+def confirm(question: str, *, default: bool, fd: int | None = None) -> bool:
+    """Ask a yes/no question on the terminal (stderr, then one line of stdin). Not for
+    values: the answer is echoed. An empty answer takes `default`; end of input says no."""
+    fd = sys.stdin.fileno() if fd is None else fd
+    hint = "[Y/n]" if default else "[y/N]"
+    while True:
+        sys.stderr.write(f"{question} {hint} ")
+        sys.stderr.flush()
+        buf = bytearray(256)
+        length = _read_line(fd, buf)
+        if length == 0:
+            sys.stderr.write("\n")
+            return False
+        answer = bytes(buf[:length]).decode(errors="replace").strip().lower()
+        if not answer:
+            return default
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+
+
+def interactive(fd: int | None = None) -> bool:
+    """Whether questions can be asked: stdin is a terminal."""
+    return os.isatty(sys.stdin.fileno() if fd is None else fd)

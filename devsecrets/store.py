@@ -115,11 +115,20 @@ def spec_where(spec: SecretSpec) -> str:
 
 
 def store(
-    config: Config, spec: SecretSpec, secret: Secret, *, policy: Policy, via: str, now: datetime
+    config: Config,
+    spec: SecretSpec,
+    secret: Secret,
+    *,
+    policy: Policy,
+    via: str,
+    now: datetime,
+    changed_at: datetime | None = None,
 ) -> None:
     """Check `secret` against the policy, store it, record it in the ledger and audit log.
 
     Also what onboarding and `import` call, so every stored value has a rotation date.
+    `changed_at`: when the value itself was last changed, if before now — `import` passes
+    the dotenv file's last change, since a value moved from a file is not a fresh one.
     """
     from devsecrets.fingerprint import NoKey, load_key
     from devsecrets.providers.base import Context
@@ -133,16 +142,24 @@ def store(
     if isinstance(key, NoKey):
         say(f"{spec.name}: {key.reason}; changes made outside devsecrets will go unnoticed")
     fingerprint = None if isinstance(key, NoKey) else key.fingerprint(secret)
+    rotated_at = min(changed_at or now, now)
     write_record(
-        config.project, spec.name, Record(spec.ref.text, now, spec.scope, via, fingerprint)
+        config.project,
+        spec.name,
+        Record(spec.ref.text, rotated_at, spec.scope, via, fingerprint),
     )
-    due = now + policy.max_age_for(spec)
-    event = Event(spec.name, "stored" if via == "set" else "rotated", f"via {via}")
-    audit(config, [event], now, action="set" if via == "set" else "rotate")
-    say(
-        f"stored {spec.name} in the keyring (service {provider.service}); next rotation due "
-        f"{when(due)}"
-    )
+    due = rotated_at + policy.max_age_for(spec)
+    rotation = via.startswith("rotate")
+    event = Event(spec.name, "rotated" if rotation else "stored", f"via {via}")
+    audit(config, [event], now, action="rotate" if rotation else via)
+    where = f"stored {spec.name} in the keyring (service {provider.service})"
+    if due <= now:
+        say(
+            f"{where}; the value dates from {when(rotated_at)} or earlier, so it is already "
+            f"due: rotate it with `devsecrets rotate {spec.name}`"
+        )
+    else:
+        say(f"{where}; next rotation due {when(due)}")
 
 
 def check_value(spec: SecretSpec, secret: Secret, policy: Policy) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,6 +12,37 @@ from pathlib import Path
 import pytest
 
 DEVSECRETS = str(Path(sys.executable).parent / "devsecrets")
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "web-app"
+# A bash prompt that counts, for pexpect to wait on (see test_hooks.py).
+BASH_PROMPT = "__n=0\nPS1='DSPROMPT[$((__n+=1))]> '\n"
+# What a test shell needs from the test's environment (its sandbox), and nothing else.
+SHELL_PASSED = (
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+    "FAKE_OP_STATE",
+    "FAKE_OP_LOG",
+    "FAKE_KEYRING_FILE",
+    "PYTHON_KEYRING_BACKEND",
+    "PYTHONPATH",
+    "HOME",
+)
+
+
+def shell_env(fake_op_bin: Path) -> dict[str, str]:
+    """The environment of a shell started by a test: its sandbox, devsecrets and the fake
+    `op` on PATH, bash as the login shell."""
+    env = {name: os.environ[name] for name in SHELL_PASSED if name in os.environ}
+    env.update(
+        PATH=f"{Path(DEVSECRETS).parent}:{fake_op_bin}:/usr/bin:/bin",
+        SHELL=shutil.which("bash") or "/bin/bash",
+        TERM="dumb",
+        LANG="C.UTF-8",
+    )
+    return env
 
 
 def write_project(root: Path, text: str, name: str = "proj") -> Path:

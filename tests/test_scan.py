@@ -6,14 +6,8 @@ import random
 import string
 from pathlib import Path
 
-from devsecrets.scan import (
-    dotenv_files,
-    looks_secret,
-    scan_environment,
-    scan_home,
-    scan_text,
-    scan_tree,
-)
+from devsecrets.scan import looks_secret, scan_environment, scan_text
+from devsecrets.scanfiles import dotenv_files, scan_home, scan_tree
 
 RNG = random.Random(7)
 
@@ -66,7 +60,7 @@ def plant(root: Path) -> None:
 
 def test_one_of_each_kind_and_no_look_alikes(tmp_path: Path) -> None:
     plant(tmp_path)
-    findings = scan_tree(tmp_path)
+    findings = scan_tree(tmp_path).findings
     kinds = sorted(f.kind for f in findings)
     assert kinds == sorted([*PLANTED, "private key"])
     locations = {Path(f.location).name for f in findings}
@@ -79,10 +73,10 @@ def test_one_of_each_kind_and_no_look_alikes(tmp_path: Path) -> None:
 
 def test_findings_name_the_line_and_variable(tmp_path: Path) -> None:
     plant(tmp_path)
-    generic = next(f for f in scan_tree(tmp_path) if f.kind == "high-entropy secret")
+    generic = next(f for f in scan_tree(tmp_path).findings if f.kind == "high-entropy secret")
     assert generic.line == 3 and generic.name == "API_TOKEN"
     assert generic.fingerprint.startswith("32 chars, sha256:")
-    aws = next(f for f in scan_tree(tmp_path) if f.kind == "AWS access key")
+    aws = next(f for f in scan_tree(tmp_path).findings if f.kind == "AWS access key")
     assert aws.fingerprint.startswith("AKIA…(20 chars, sha256:")
 
 
