@@ -87,9 +87,16 @@ class Sandbox:
 
 
 def hyperfine(
-    commands: dict[str, str], *, cwd: Path, env: dict[str, str], runs: int, warmup: int = 2
+    commands: dict[str, str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    runs: int,
+    warmup: int = 2,
+    ignore_failure: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Run hyperfine side by side; return {name: {median, mean, stddev, min, max}} in seconds."""
+    """Run hyperfine side by side; return {name: {median, mean, stddev, min, max}} in seconds.
+    `ignore_failure`: commands that exit non-zero by design (audit with findings, grep)."""
     fd, name = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     out = Path(name)
@@ -104,6 +111,7 @@ def hyperfine(
         str(out),
         "--style",
         "basic",
+        *(["--ignore-failure"] if ignore_failure else []),
     ]
     for name, command in commands.items():
         argv += ["--command-name", name, command]

@@ -65,6 +65,236 @@ def status(as_json: bool) -> int:
     return show_status(as_json=as_json)
 
 
+@cli.command(name="set", context_settings={"allow_extra_args": True})
+@click.argument("name")
+@click.option("--scope", metavar="SCOPE", help="The credential's scope (default: the config's).")
+@click.pass_context
+def set_(ctx: click.Context, name: str, scope: str | None) -> int:
+    """Store a keyring secret NAME, read from a hidden prompt or from stdin.
+
+    On a terminal the value is asked twice with echo off; piped in, it is read to EOF
+    (one trailing newline dropped). Never from the command line: argv is visible to every
+    process and lands in shell history. Production scopes and production-looking values
+    are refused; the rotation date is recorded, so `run` serves it for max_age.
+
+    \b
+    Examples:
+      devsecrets set DATABASE_URL
+      pass show staging/db | devsecrets set DATABASE_URL
+    """
+    from devsecrets.store import refuse_argv_value, set_secret
+
+    if ctx.args:
+        refuse_argv_value(name)
+    return set_secret(name, scope=scope)
+
+
+@cli.command(context_settings={"allow_extra_args": True})
+@click.argument("name", required=False)
+@click.option("--due", is_flag=True, help="Rotate every secret that is due, one by one.")
+@click.pass_context
+def rotate(ctx: click.Context, name: str | None, due: bool) -> int:
+    """Replace secret NAME with a new value, and record the rotation.
+
+    A keyring secret with a `rotate:` command gets that command's stdout (run in the
+    project root, no stdin, 2-minute timeout); other keyring secrets are read like `set`
+    reads them. For a 1Password secret devsecrets says which vault, item and field to
+    change, then re-reads the item's last update to confirm.
+    """
+    from devsecrets.errors import UsageError
+    from devsecrets.rotate import rotate_due, rotate_secret
+    from devsecrets.store import refuse_argv_value
+
+    if ctx.args and name:
+        refuse_argv_value(name)
+    if due == bool(name):
+        raise UsageError("name one secret, or use --due", "devsecrets rotate NAME | --due")
+    return rotate_due() if due else rotate_secret(name or "")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def policy(as_json: bool) -> int:
+    """Show the effective policy and which file set each value.
+
+    Built-in defaults (max_age 7d, warn_before 2d, scopes dev/test/sandbox/staging, …) are
+    tightened by the team policy ($DEVSECRETS_POLICY, or policy.yml in the user config
+    directory), then by the project's `policy:` and each secret's own max_age. A layer
+    that loosens the one above it is an error naming both files.
+    """
+    from devsecrets.policyview import show_policy
+
+    return show_policy(as_json=as_json)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+def allow(path: str | None) -> int:
+    """Trust a project's .devsecrets.yml as it is now. Review it first.
+
+    Records the file's real path and a SHA-256 of its bytes. `run` and the shell hook refuse
+    a config that was never allowed, was denied, changed since (this command then lists what
+    changed), or was allowed longer ago than the policy's trust_ttl (30 days by default).
+    Shows the secrets and references you are trusting.
+
+    PATH: a project directory or its config file; default: the nearest .devsecrets.yml at or
+    above the current directory.
+    """
+    from devsecrets.trust import allow_at
+
+    for line in allow_at(path):
+        click.echo(line)
+    return 0
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+def deny(path: str | None) -> int:
+    """Refuse a project's .devsecrets.yml until it is allowed again.
+
+    Works on a file that does not parse. PATH: as for `allow`.
+    """
+    from devsecrets.trust import deny_at
+
+    click.echo(deny_at(path))
+    return 0
+
+
+@cli.command()
+@click.argument("shell", required=False, type=click.Choice(["bash", "zsh", "fish"]))
+@click.option("--install", is_flag=True, help="Add the line that loads the hook to your rc file.")
+@click.option("--uninstall", is_flag=True, help="Remove that line (and nothing else).")
+@click.option(
+    "--shell",
+    "shell_option",
+    type=click.Choice(["bash", "zsh", "fish"]),
+    help="The shell whose rc file to edit (default: from $SHELL).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what --install/--uninstall would change.")
+@click.option("--quiet", is_flag=True, help="No status lines (or set DEVSECRETS_HOOK_QUIET=1).")
+def hook(
+    shell: str | None,
+    install: bool,
+    uninstall: bool,
+    shell_option: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> int:
+    """Print the shell hook, or install it in your shell's rc file.
+
+    When you cd into a project, the hook says whether its config is trusted and how many
+    secrets it has, in one line; leaving, it says so. It exports nothing: secrets reach only
+    `devsecrets run`. With the directory unchanged a prompt costs microseconds; Python runs
+    only when the project changes.
+
+    \b
+    Load it by hand:
+      bash:  eval "$(devsecrets hook bash)"     (in ~/.bashrc)
+      zsh:   eval "$(devsecrets hook zsh)"      (in ~/.zshrc)
+      fish:  devsecrets hook fish | source      (in ~/.config/fish/config.fish)
+    or let devsecrets add that one marked line:  devsecrets hook --install
+    """
+    from devsecrets.hooks import hook_command
+
+    click.echo(hook_command(shell, install, uninstall, shell_option, dry_run, quiet), nl=False)
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--team-policy",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The team's policy file, installed into the user config directory.",
+)
+@click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is missing."
+)
+def onboard(team_policy: str | None, yes: bool, check_only: bool) -> int:
+    """Set up this machine for the project here, step by step; safe to run again.
+
+    Checks Python and devsecrets, the 1Password CLI (signed in) and a keyring that can
+    store secrets when the project uses them, the shell hook (asks before adding it), the
+    team policy (installed from --team-policy), the project config (shows what it asks
+    for, then asks to allow it), and asks at a hidden prompt for each keyring secret this
+    machine does not have. Ends with the audit's score card.
+
+    --check changes nothing and exits 1 when a step is missing: for CI or a pre-commit
+    hook. --yes answers the yes/no questions; secret values are only ever typed.
+    """
+    from devsecrets.onboard import onboard as run_onboarding
+
+    return run_onboarding(team_policy, yes=yes, check_only=check_only)
+
+
+@cli.command(name="import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    type=click.Choice(["keyring"]),
+    default="keyring",
+    show_default=True,
+    help="Where the values go (devsecrets never writes to 1Password vaults).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before changing anything (for scripts).")
+def import_(file: str | None, to: str, yes: bool) -> int:
+    """Move a plaintext dotenv FILE (default: .env) into the keyring, then delete it.
+
+    Shows what it will do first: each key is stored, already stored, or left alone with
+    the reason ($VARIABLES are not guessed at; production-looking values are never
+    stored). Then it stores the values, adds `NAME: keyring:name` lines to .devsecrets.yml
+    (appended; comments kept), adds FILE to .gitignore, reads every value back, and only
+    when all match and nothing was left alone overwrites and removes FILE. A config that
+    was trusted is trusted again (the new lines are your own keys); one that was not stays
+    untrusted until you review it and run `devsecrets allow`.
+    """
+    from devsecrets.importenv import import_dotenv
+
+    del to  # the keyring is the one destination; the option says so in --help
+    return import_dotenv(file, yes=yes)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--path",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="The project to scan (default: the one around the working directory).",
+)
+def audit(as_json: bool, path: str | None) -> int:
+    """The three-question test for this machine and project; exit 1 when anything is found.
+
+    \b
+    1. Memory dump: plaintext long-lived secrets in the environment, shell rc files, the
+       usual credential files (~/.aws/credentials, ~/.netrc, …) and the project's files.
+    2. Arbitrary code for 60 seconds: what it gets beyond the one child `run` starts —
+       broker tokens exported in the shell, secrets given to every command.
+    3. Humans and production: references and plaintext values that say production.
+
+    Each finding has a location, a kind and a redacted fingerprint — never the value — and
+    the fix. Target: 0 / none / none.
+    """
+    from devsecrets.auditview import audit_command
+
+    return audit_command(path, as_json=as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def doctor(as_json: bool) -> int:
+    """Explain why something does not work: versions, paths, providers, hook, agent, trust.
+
+    Runs each provider's own check (is `op` installed and signed in? can the keyring store
+    secrets?), looks for the hook's line in your rc files, reads the project's config,
+    trust record and team policy. Never reads a value. Exit 1 when a check failed.
+    """
+    from devsecrets.doctor import doctor_command
+
+    return doctor_command(as_json=as_json)
+
+
 @cli.command()
 @click.option("--foreground", is_flag=True, help="Run in this terminal, logging to stderr.")
 @click.option(

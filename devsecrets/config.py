@@ -11,21 +11,20 @@ import hashlib
 import os
 import re
 import shlex
-import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import yaml
 
+from devsecrets import lookup
+from devsecrets.configfile import read_config_bytes
 from devsecrets.durations import FIX as DURATION_FIX
 from devsecrets.durations import parse_duration
 from devsecrets.errors import ConfigError
-from devsecrets.paths import CONFIG_NAME, find_config, start_dir
 from devsecrets.refs import Ref, RefError, parse_ref
 from devsecrets.yamldoc import Document, join, line_of
 
-MAX_CONFIG_BYTES = 1 << 20
 DEFAULT_SCOPE = "staging"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -126,6 +125,17 @@ class Config:
 # ---------------------------------------------------------------- finding and reading
 
 
+def start_dir() -> Path:
+    """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
+    return Path(lookup.start_dir())
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest `.devsecrets.yml` at or above `start` (lookup.py: also the warm path's)."""
+    found = lookup.find_config(str(start) if start else None)
+    return Path(found) if found else None
+
+
 def load_config(start: Path | None = None) -> Config:
     path = find_config(start)
     if path is None:
@@ -136,68 +146,6 @@ def load_config(start: Path | None = None) -> Config:
             file=str(start or start_dir()),
         )
     return parse_config(read_config_bytes(path), path)
-
-
-def read_config_bytes(path: Path) -> bytes:
-    """Read the file once, refusing what ssh would refuse for an authorized_keys file."""
-    name = str(path)
-    if path.is_dir():
-        raise ConfigError(
-            "is a directory, not a file", f"remove or rename the directory {name}", file=name
-        )
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except PermissionError:
-        raise ConfigError(
-            "cannot be read: permission denied", f"chmod u+r {shlex.quote(name)}", file=name
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot be opened: {exc.strerror}", "check the path and the symlink", file=name
-        ) from None
-    try:
-        info = os.fstat(fd)
-        _check_file(info, name)
-        _check_directory(path.resolve().parent)
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"is {info.st_size} bytes; a config is at most {MAX_CONFIG_BYTES}",
-                "list references only, never values",
-                file=name,
-            )
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot be read: {exc.strerror}", "check the file", file=name) from None
-    finally:
-        os.close(fd)
-
-
-def _check_file(info: os.stat_result, name: str) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError("is not a regular file", "make it a plain YAML file", file=name)
-    if info.st_uid not in (os.getuid(), 0):
-        raise ConfigError(
-            f"is owned by uid {info.st_uid}, not by you: refused, as ssh refuses such keys",
-            f"check who wrote it; if its content is yours: chown {os.getuid()} {shlex.quote(name)}",
-            file=name,
-        )
-    if info.st_mode & stat.S_IWOTH:
-        raise ConfigError(
-            "is writable by every user: refused, as ssh refuses such keys",
-            f"chmod o-w {shlex.quote(name)}",
-            file=name,
-        )
-
-
-def _check_directory(directory: Path) -> None:
-    info = directory.stat()
-    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
-        raise ConfigError(
-            f"its directory {directory} is writable by every user, so anyone can replace it",
-            f"chmod o-w {shlex.quote(str(directory))}",
-            file=str(directory / CONFIG_NAME),
-        )
 
 
 # ---------------------------------------------------------------- parsing

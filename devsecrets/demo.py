@@ -1,41 +1,31 @@
 """`devsecrets demo`: a guided tour in a throwaway directory.
 
 It needs neither 1Password nor a keyring daemon and touches nothing outside its temporary
-directory: state goes to a DEVSECRETS_HOME inside it, and the keyring is an in-memory one
-that lives as long as the tour. Every step runs the real code paths (config parsing, policy,
-the masking relay, the child's environment).
+directory: state goes to a DEVSECRETS_HOME inside it, HOME points inside it too (the audit
+reads no real rc file), and the keyring is an in-memory one that lives as long as the tour.
+Every step runs the real code paths (config parsing, trust, policy, the ledger, the masking
+relay, the child's environment, audit, import); the steps themselves are in demotour.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shlex
 import sys
 import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from devsecrets.errors import DevsecretsError
 
-TOKEN = "sbx_demo_4f1c9a7e2b6d8035"  # noqa: S105 - the demo's made-up sandbox token
-CONFIG = """\
-version: 1
-project: demo-shop
-scope: sandbox
-secrets:
-  PAYMENTS_TOKEN: keyring:payments-token
-"""
-PROD_CONFIG = """\
-version: 1
-project: demo-shop
-secrets:
-  PAYMENTS_TOKEN: keyring:payments-live
-"""
 
+class Say:
+    """The tour's voice: numbered steps, wrapped text, commands as a user would type them."""
 
-class _Say:
     def __init__(self) -> None:
         self.step = 0
         bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -51,8 +41,22 @@ class _Say:
     def command(self, argv: Sequence[str]) -> None:
         print(f"   $ {shlex.join(argv)}", flush=True)
 
+    def file(self, text: str) -> None:
+        print(textwrap.indent(text, "   | "), end="", flush=True)
 
-def _memory_keyring() -> Any:
+    def output(self, action: Callable[[], object]) -> None:
+        """Run `action` as a command would, its stdout and stderr shown indented; a named
+        failure is shown as the user would see it."""
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            try:
+                action()
+            except DevsecretsError as exc:
+                print(exc.render())
+        print(textwrap.indent(captured.getvalue(), "   "), end="", flush=True)
+
+
+def memory_keyring() -> Any:
     from keyring.backend import KeyringBackend
 
     entries: dict[tuple[str, str], str] = {}
@@ -74,65 +78,34 @@ def _memory_keyring() -> Any:
     return DemoKeyring()  # type: ignore[no-untyped-call]  # keyring's __init__ is untyped
 
 
-def run_demo() -> int:
+@contextlib.contextmanager
+def sandbox() -> Iterator[Path]:
+    """A temporary directory holding the demo's HOME, DEVSECRETS_HOME and project."""
     import keyring
 
-    say = _Say()
-    keyring.set_keyring(_memory_keyring())
+    saved = {name: os.environ.get(name) for name in ("HOME", "DEVSECRETS_HOME")}
+    keyring.set_keyring(memory_keyring())
     with tempfile.TemporaryDirectory(prefix="devsecrets-demo-") as tmp:
-        os.environ["DEVSECRETS_HOME"] = str(Path(tmp) / "home")
-        project = Path(tmp) / "demo-shop"
+        root = Path(tmp)
+        (root / "home").mkdir()
+        os.environ["HOME"] = str(root / "home")
+        os.environ["DEVSECRETS_HOME"] = str(root / "state")
+        try:
+            yield root
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def run_demo() -> int:
+    from devsecrets.demotour import tour
+
+    with sandbox() as root:
+        project = root / "demo-shop"
         project.mkdir()
-        _tour(say, project, keyring)
+        tour(Say(), project)
     print("\nThe demo's directory and its in-memory keyring are gone. Next: README.md.")
     return 0
-
-
-def _tour(say: _Say, project: Path, keyring: Any) -> None:
-    from devsecrets.paths import CONFIG_NAME
-
-    say.title("A project lists the secrets it needs: references, never values")
-    (project / CONFIG_NAME).write_text(CONFIG)
-    print(textwrap.indent(CONFIG, "   | "), end="")
-
-    say.title("The value lives in the OS keyring (here: an in-memory one)")
-    keyring.set_password("devsecrets/demo-shop", "payments-token", TOKEN)
-    say.text(
-        f"Stored under service 'devsecrets/demo-shop', entry 'payments-token': a "
-        f"{len(TOKEN)}-character sandbox token."
-    )
-
-    say.title("`run` gives it to one command, and masks it in that command's output")
-    _run(say, project, ["sh", "-c", 'echo "charging with $PAYMENTS_TOKEN"'])
-    _run(say, project, ["sh", "-c", 'echo "the child got ${#PAYMENTS_TOKEN} characters"'])
-
-    say.title("Your shell never has it")
-    shown = os.environ.get("PAYMENTS_TOKEN")
-    say.text(
-        f"In this process after the run: PAYMENTS_TOKEN is {'set' if shown else 'not set'}."
-        " Programs you start yourself (an AI agent, a postinstall script) find nothing."
-    )
-
-    say.title("Production credentials are refused, not just discouraged")
-    (project / CONFIG_NAME).write_text(PROD_CONFIG)
-    keyring.set_password("devsecrets/demo-shop", "payments-live", "sk_live_" + "x" * 24)
-    print(textwrap.indent(PROD_CONFIG, "   | "), end="")
-    _run(say, project, ["sh", "-c", "echo this never runs"])
-
-
-def _run(say: _Say, project: Path, argv: list[str]) -> None:
-    from devsecrets.config import load_config
-    from devsecrets.policy import policy_for
-    from devsecrets.resolve import resolve
-    from devsecrets.run import run_command
-
-    say.command(["devsecrets", "run", "--", *argv])
-    try:
-        config = load_config(project)
-        resolved = resolve(config, config.secrets, policy_for(config))
-    except DevsecretsError as exc:
-        print(textwrap.indent(exc.render(), "   "), flush=True)
-        return
-    sys.stdout.write("   ")
-    sys.stdout.flush()
-    run_command(argv, resolved.secrets, mask=True)

@@ -2,7 +2,7 @@
 
 Exit codes (documented in README, following env(1) and timeout(1)):
     0    success (or the child's own status)
-    1    `audit` found something
+    1    `audit` found something; `onboard` has a step missing; `doctor` a check failing
     2    usage error (bad command line)
     125  devsecrets itself failed: bad config, untrusted, policy refusal, provider error
     126  the command was found but could not be executed
@@ -67,16 +67,22 @@ class ProviderError(DevsecretsError):
         super().__init__(message, fix)
         self.kind = kind
         self.ref_text: str | None = None  # the reference the provider named, when it did
+        self.ref: object | None = None  # the Ref itself, when the provider knows it
+        # A fix that names the secret, "{name}" filled in by the resolver (providers see
+        # references, not the names the config gives them), e.g. "devsecrets set {name}".
+        self.named_fix: str | None = None
 
 
 class RefusedError(DevsecretsError):
     """Policy refused one or more secrets; all refusals of one run are listed together."""
 
-    def __init__(self, refusals: list[tuple[str, str, str]]) -> None:
+    def __init__(
+        self, refusals: list[tuple[str, str, str]], *, outcome: str = "nothing was started"
+    ) -> None:
         lines = [f"  {name}: {reason}" for name, reason, _ in refusals]
         fixes = sorted({fix for _, _, fix in refusals if fix})
         count = len(refusals)
         noun = "secret" if count == 1 else "secrets"
-        message = f"refused {count} {noun}; nothing was started\n" + "\n".join(lines)
+        message = f"refused {count} {noun}; {outcome}\n" + "\n".join(lines)
         super().__init__(message, "\n  fix: ".join(fixes) if fixes else None)
         self.refusals = refusals

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-CONFIG_NAME = ".devsecrets.yml"
-APP = "devsecrets"
+from devsecrets.configfile import CONFIG_NAME
+
+APP = "devsecrets"  # = paths.APP
 
 
 def runtime_dir() -> str:

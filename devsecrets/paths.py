@@ -1,8 +1,7 @@
 """Every file location devsecrets uses, from one overridable source.
 
 `DEVSECRETS_HOME` (tests, demo, portable installs) puts everything under one directory;
-otherwise platformdirs' per-user directories are used. The config and the agent's socket
-are looked up in lookup.py, which the warm `run` path uses without pathlib.
+otherwise platformdirs' per-user directories are used.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from pathlib import Path
 
 from devsecrets import lookup
 
-CONFIG_NAME = lookup.CONFIG_NAME
-APP = lookup.APP
+CONFIG_NAME = ".devsecrets.yml"
+APP = "devsecrets"
 
 
 def _home_override() -> Path | None:
@@ -29,6 +28,15 @@ def config_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP))
+
+
+def team_policy_file() -> tuple[Path, bool]:
+    """The team policy file, and whether it was named explicitly ($DEVSECRETS_POLICY) —
+    an explicit file must exist, the default one is optional."""
+    named = os.environ.get("DEVSECRETS_POLICY")
+    if named:
+        return Path(named).expanduser(), True
+    return config_dir() / "policy.yml", False
 
 
 def data_dir() -> Path:
@@ -52,19 +60,9 @@ def state_dir() -> Path:
 
 
 def runtime_dir() -> Path:
-    """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp."""
+    """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp
+    (lookup.py: the one rule, also for the warm `run` path, which avoids pathlib)."""
     return Path(lookup.runtime_dir())
-
-
-def start_dir() -> Path:
-    """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
-    return Path(lookup.start_dir())
-
-
-def find_config(start: Path | None = None) -> Path | None:
-    """The nearest `.devsecrets.yml` at or above `start`."""
-    found = lookup.find_config(str(start) if start else None)
-    return Path(found) if found else None
 
 
 def private_dir(path: Path) -> Path:

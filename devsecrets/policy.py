@@ -8,7 +8,7 @@ vault name, not an item tag, not the shape of its value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -18,6 +18,7 @@ from devsecrets.refs import OpRef
 from devsecrets.secret import Secret
 
 DEFAULT_SCOPES = ("dev", "test", "sandbox", "staging")
+BUILTIN = "built-in default"
 PRODUCTION_WORDS = frozenset({"prod", "production", "live"})
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _URL_HOST = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s]*@)?([A-Za-z0-9.-]+)")
@@ -32,6 +33,7 @@ class Refusal:
     name: str
     reason: str
     fix: str
+    production: bool = False  # refused because something about it says production
 
     def as_tuple(self) -> tuple[str, str, str]:
         return (self.name, self.reason, self.fix)
@@ -43,6 +45,7 @@ class ValueDetector:
 
     label: str
     matches: Callable[[bytearray], bool]
+    source: str = BUILTIN
 
 
 def _pattern(regex: bytes, flags: int = 0) -> Callable[[bytearray], bool]:
@@ -73,49 +76,109 @@ BUILTIN_DETECTORS: tuple[ValueDetector, ...] = (
 
 
 @dataclass(frozen=True)
+class VaultPin:
+    """One layer's list of allowed 1Password vaults (ids or names). A vault must be in every
+    layer's list: a project cannot widen its team's list, and ids and names can mix."""
+
+    names: tuple[str, ...]
+    source: str
+
+    def allows(self, meta: Metadata) -> bool:
+        wanted = {name.casefold() for name in self.names}
+        return bool({(meta.vault_id or "").casefold(), (meta.vault_name or "").casefold()} & wanted)
+
+
+@dataclass(frozen=True)
 class Policy:
-    """The effective policy for one project (built-in defaults, tightened by layers)."""
+    """The effective policy for one project: built-in defaults, tightened layer by layer.
+
+    `sources` says, per key, which file (and line) set the value; keys absent from it hold
+    the built-in default. Build one with `policy_for(config)`, which checks that no layer
+    loosens the one above it before calling `tightened_by`.
+    """
 
     allowed_scopes: tuple[str, ...] = DEFAULT_SCOPES
     max_age: timedelta = timedelta(days=7)
     warn_before: timedelta = timedelta(days=2)
     session_ttl: timedelta = timedelta(minutes=15)
     trust_ttl: timedelta = timedelta(days=30)
-    vaults: tuple[str, ...] | None = None
+    vaults: tuple[VaultPin, ...] = ()
     detectors: tuple[ValueDetector, ...] = BUILTIN_DETECTORS
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
-    def tightened_by(self, block: PolicyBlock, source: str) -> Policy:
-        """Apply a layer; callers have already refused layers that loosen (see layering)."""
+    def source(self, key: str) -> str:
+        return self.sources.get(key, BUILTIN)
+
+    def tightened_by(
+        self, block: PolicyBlock, file: str, *, may_raise: Mapping[str, timedelta] | None = None
+    ) -> Policy:
+        """Apply one layer read from `file`. Callers refuse loosening layers with an error
+        first (see layering.py); this clamps anyway, so no caller can loosen by mistake.
+        `may_raise` lists the ceilings up to which this layer may lengthen a duration."""
         changes: dict[str, object] = {}
         sources = dict(self.sources)
-        for key in ("max_age", "warn_before", "session_ttl", "trust_ttl"):
-            value = getattr(block, key)
+
+        def where(key: str) -> str:
+            line = block.lines.get(key)
+            return f"{file}:{line}" if line else file
+
+        for key in ("max_age", "session_ttl", "trust_ttl"):
+            value, current = getattr(block, key), getattr(self, key)
             if value is not None:
-                changes[key] = min(value, getattr(self, key))
-                sources[key] = source
+                ceiling = max(current, (may_raise or {}).get(key, current))
+                changes[key], sources[key] = min(value, ceiling), where(key)
+        if block.warn_before is not None:  # a longer warning is the stricter one
+            changes["warn_before"] = max(block.warn_before, self.warn_before)
+            sources["warn_before"] = where("warn_before")
         if block.allowed_scopes is not None:
-            changes["allowed_scopes"] = tuple(
-                s for s in self.allowed_scopes if s in block.allowed_scopes
-            )
-            sources["allowed_scopes"] = source
+            allowed = tuple(s for s in block.allowed_scopes if s in self.allowed_scopes)
+            changes["allowed_scopes"], sources["allowed_scopes"] = allowed, where("allowed_scopes")
         if block.vaults is not None:
-            keep = {v.casefold() for v in block.vaults}
-            current = self.vaults if self.vaults is not None else block.vaults
-            changes["vaults"] = tuple(v for v in current if v.casefold() in keep)
-            sources["vaults"] = source
+            changes["vaults"] = (*self.vaults, VaultPin(block.vaults, where("vaults")))
+            sources["vaults"] = where("vaults")
         if block.deny_values:
+            source = where("deny_values")
             extra = tuple(
-                ValueDetector(f"a value matching {p!r} ({source})", _pattern(p.encode()))
+                ValueDetector(f"a value matching {p!r}", _pattern(p.encode()), source)
                 for p in block.deny_values
             )
             changes["detectors"] = self.detectors + extra
             sources["deny_values"] = source
         return replace(self, sources=sources, **changes)  # type: ignore[arg-type]
 
+    def max_age_for(self, spec: SecretSpec) -> timedelta:
+        """A secret's own `max_age` when it has one (layering made sure it is not longer)."""
+        return min(spec.max_age, self.max_age) if spec.max_age else self.max_age
+
+    def warn_window(self, max_age: timedelta) -> timedelta:
+        """How long before the due date a secret is "due soon". At most half its max_age, so
+        a short-lived secret is not in warning from the moment it is rotated."""
+        return min(self.warn_before, max_age / 2)
+
+
+# The keys of a policy layer, in the order `devsecrets policy` shows them.
+SETTINGS = (
+    "max_age",
+    "warn_before",
+    "allowed_scopes",
+    "session_ttl",
+    "trust_ttl",
+    "vaults",
+    "deny_values",
+)
+
 
 def policy_for(config: Config) -> Policy:
-    return Policy().tightened_by(config.policy, str(config.path))
+    """The effective policy for a project: the one function every caller uses.
+
+    It reads the team policy file (the only I/O behind a policy decision) and layers built-in
+    defaults, team policy, project `policy:` and per-secret settings, refusing any layer that
+    loosens the one above it (a ConfigError naming both files).
+    """
+    from devsecrets.layering import effective_policy
+    from devsecrets.teampolicy import load_team_policy
+
+    return effective_policy(config, load_team_policy())
 
 
 def says_production(text: str) -> bool:
@@ -129,7 +192,9 @@ def static_refusals(spec: SecretSpec, policy: Policy) -> list[Refusal]:
     fix = PRODUCTION_FIX.format(name=spec.name)
     refusals = []
     if says_production(spec.scope):
-        refusals.append(Refusal(spec.name, f"its scope {spec.scope!r} is production", fix))
+        refusals.append(
+            Refusal(spec.name, f"its scope {spec.scope!r} is production", fix, production=True)
+        )
     elif spec.scope not in policy.allowed_scopes:
         allowed = ", ".join(policy.allowed_scopes) or "none"
         refusals.append(
@@ -141,7 +206,7 @@ def static_refusals(spec: SecretSpec, policy: Policy) -> list[Refusal]:
         )
     if isinstance(spec.ref, OpRef) and says_production(spec.ref.vault):
         refusals.append(
-            Refusal(spec.name, f"1Password vault {spec.ref.vault!r} says production", fix)
+            Refusal(spec.name, f"1Password vault {spec.ref.vault!r} says production", fix, True)
         )
     return refusals
 
@@ -154,31 +219,35 @@ def metadata_refusals(spec: SecretSpec, meta: Metadata | None, policy: Policy) -
     refusals = []
     if meta.vault_name and says_production(meta.vault_name):
         refusals.append(
-            Refusal(spec.name, f"1Password vault {meta.vault_name!r} says production", fix)
+            Refusal(spec.name, f"1Password vault {meta.vault_name!r} says production", fix, True)
         )
     for tag in meta.tags:
         if says_production(tag):
-            refusals.append(Refusal(spec.name, f"its 1Password item is tagged {tag!r}", fix))
-    if policy.vaults is not None and not _vault_allowed(meta, policy.vaults):
-        refusals.append(
-            Refusal(
-                spec.name,
-                f"1Password vault {meta.vault_name or meta.vault_id!r} is not an allowed vault",
-                f"allowed vaults: {', '.join(policy.vaults)}; move the item or ask your team",
+            refusals.append(
+                Refusal(spec.name, f"its 1Password item is tagged {tag!r}", fix, production=True)
             )
-        )
+    for pin in policy.vaults:
+        if not pin.allows(meta):
+            vault = meta.vault_name or meta.vault_id or "?"
+            refusals.append(
+                Refusal(
+                    spec.name,
+                    f"1Password vault {vault!r} is not one of the vaults allowed by {pin.source}",
+                    f"allowed vaults: {', '.join(pin.names)}; move the item there or ask your "
+                    "team to allow the vault",
+                )
+            )
     return refusals
-
-
-def _vault_allowed(meta: Metadata, allowed: Iterable[str]) -> bool:
-    names = {v.casefold() for v in allowed}
-    return bool({(meta.vault_id or "").casefold(), (meta.vault_name or "").casefold()} & names)
 
 
 def value_refusals(spec: SecretSpec, secret: Secret, policy: Policy) -> list[Refusal]:
     fix = PRODUCTION_FIX.format(name=spec.name)
     return [
-        Refusal(spec.name, f"its value looks like {detector.label}", fix)
+        Refusal(spec.name, f"its value looks like {detector.label}{_from(detector)}", fix, True)
         for detector in policy.detectors
         if detector.matches(secret.buffer)
     ]
+
+
+def _from(detector: ValueDetector) -> str:
+    return "" if detector.source == BUILTIN else f" (deny_values in {detector.source})"

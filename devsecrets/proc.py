@@ -41,6 +41,7 @@ def run(
     timeout: float,
     stdin: bytes | None = None,
     env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Completed:
     """Run argv; return its status, stdout (wipeable) and stderr (text, capped).
 
@@ -53,6 +54,7 @@ def run(
         stderr=subprocess.PIPE,
         bufsize=0,
         env=dict(env) if env is not None else None,
+        cwd=cwd,
         start_new_session=True,
         close_fds=True,
     )

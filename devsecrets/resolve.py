@@ -1,21 +1,26 @@
 """From a config to `{NAME: Secret}`: select, check policy, fetch, check again.
 
 Order matters for what is never fetched: anything the config itself says is production (its
-scope, its vault name) is refused before any provider runs. Metadata and values are then
-fetched concurrently — one `op inject` and the `op item list` calls overlap, so a run costs
-about one 1Password round trip — and checked together; on any refusal every fetched value is
-wiped and all refusals are reported at once.
+scope, its vault name), and a keyring secret whose ledger record says it is stale or of
+unknown age, is refused before any provider runs — the other secrets' metadata (never their
+values) is then read only to complete the list. Otherwise metadata and values are fetched
+concurrently — one `op inject` and the `op item list` calls overlap, so a run costs about
+one 1Password round trip — and checked together (production tags and values, 1Password
+ages); on any refusal every fetched value is wiped and all refusals are reported at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from devsecrets.config import Config, SecretSpec
 from devsecrets.errors import DevsecretsError, ProviderError, RefusedError
+from devsecrets.ledger import Record
 from devsecrets.policy import (
     Policy,
     Refusal,
@@ -26,13 +31,15 @@ from devsecrets.policy import (
 from devsecrets.providers import get_provider
 from devsecrets.providers.base import Context, Metadata
 from devsecrets.refs import Ref
+from devsecrets.rotation import Assessment, age_of, assess, assess_all, scope_refusal
 from devsecrets.secret import Secret, wipe_all
 
 
 @dataclass
 class Resolved:
     secrets: dict[str, Secret]
-    metadata: dict[str, Metadata]
+    metadata: dict[str, Metadata]  # by secret name
+    assessments: dict[str, Assessment] = field(default_factory=dict)  # by secret name
 
     def wipe(self) -> None:
         wipe_all(self.secrets)
@@ -62,21 +69,40 @@ def select(config: Config, only: Sequence[str], command: str | None) -> list[Sec
     return [s for s in wanted if s.allowed_for(command)]
 
 
-def resolve(config: Config, specs: Sequence[SecretSpec], policy: Policy) -> Resolved:
-    refusals = [r for spec in specs for r in static_refusals(spec, policy)]
+def resolve(
+    config: Config,
+    specs: Sequence[SecretSpec],
+    policy: Policy,
+    *,
+    records: Mapping[str, Record],
+    now: datetime,
+) -> Resolved:
+    """Values for `specs`, or a RefusedError listing every refusal; `records` are the
+    project's ledger records (keyring secrets' ages) and `now` the clock."""
+    refusals = [r for spec in specs for r in _early_refusals(spec, policy, records, now)]
     if refusals:
+        # Complete the list from metadata (no value is read), so that one run shows
+        # everything to fix; a provider that cannot answer now will speak on the next run.
+        refused = {r.name for r in refusals}
+        rest = [s for s in specs if s.name not in refused]
+        with contextlib.suppress(ProviderError):
+            metadata = fetch(config, rest, values=False)[1] if rest else {}
+            refusals += _metadata_refusals(rest, metadata, policy, records, now)
         raise RefusedError([r.as_tuple() for r in refusals])
     values, metadata = fetch(config, specs)
     secrets = {spec.name: values[spec.ref] for spec in specs}
+    by_name = {s.name: metadata[s.ref] for s in specs if s.ref in metadata}
     try:
         _check_values(secrets)
-        refusals = _late_refusals(specs, metadata, secrets, policy)
+        refusals = _metadata_refusals(specs, metadata, policy, records, now)
+        refusals += [r for spec in specs for r in value_refusals(spec, secrets[spec.name], policy)]
         if refusals:
             raise RefusedError([r.as_tuple() for r in refusals])
     except BaseException:
         wipe_all(values)
         raise
-    return Resolved(secrets, {s.name: metadata[s.ref] for s in specs if s.ref in metadata})
+    assessments = assess_all(specs, policy, by_name, records, now)
+    return Resolved(secrets, by_name, assessments)
 
 
 def fetch(
@@ -111,12 +137,20 @@ def fetch(
 
 
 def _name_secrets(error: ProviderError, specs: Sequence[SecretSpec]) -> ProviderError:
-    """Prefix a provider error with the secret names that use the reference it names."""
-    if error.ref_text:
-        names = [s.name for s in specs if s.ref.text.casefold() == error.ref_text.casefold()]
-        if names:
-            error.message = f"{', '.join(names)}: {error.message}"
-            error.args = (error.message,)
+    """Prefix a provider error with the secret names that use the reference it names, and
+    fill in a fix that names the secret."""
+    text = (error.ref_text or "").casefold()
+    names = [
+        s.name
+        for s in specs
+        if (error.ref is not None and s.ref == error.ref)
+        or (text and s.ref.text.casefold() == text)
+    ]
+    if names:
+        error.message = f"{', '.join(names)}: {error.message}"
+        error.args = (error.message,)
+        if error.named_fix and len(names) == 1:
+            error.fix = error.named_fix.format(name=names[0])
     return error
 
 
@@ -136,14 +170,33 @@ def _check_values(secrets: dict[str, Secret]) -> None:
             )
 
 
-def _late_refusals(
-    specs: Sequence[SecretSpec],
-    metadata: dict[Ref, Metadata],
-    secrets: dict[str, Secret],
-    policy: Policy,
+def _early_refusals(
+    spec: SecretSpec, policy: Policy, records: Mapping[str, Record], now: datetime
 ) -> list[Refusal]:
+    """What the config and the ledger alone refuse, before any provider runs. Age is only
+    judged for secrets the policy serves at all: "rotate it" is no advice for production."""
+    refusals = static_refusals(spec, policy)
+    if not refusals and spec.ref.provider == "keyring":  # its age is in the ledger
+        record = records.get(spec.name)
+        age = assess(spec, policy, age_of(spec, None, record), now).refusal()
+        refusals += [r for r in (age, scope_refusal(spec, record)) if r is not None]
+    return refusals
+
+
+def _metadata_refusals(
+    specs: Sequence[SecretSpec],
+    metadata: Mapping[Ref, Metadata],
+    policy: Policy,
+    records: Mapping[str, Record],
+    now: datetime,
+) -> list[Refusal]:
+    """Refusals from what providers say without values: vault, tags, age."""
     refusals = []
     for spec in specs:
-        refusals += metadata_refusals(spec, metadata.get(spec.ref), policy)
-        refusals += value_refusals(spec, secrets[spec.name], policy)
+        meta, record = metadata.get(spec.ref), records.get(spec.name)
+        policy_refusals = metadata_refusals(spec, meta, policy)
+        refusals += policy_refusals
+        if not policy_refusals:
+            age = assess(spec, policy, age_of(spec, meta, record), now).refusal()
+            refusals += [r for r in (age, scope_refusal(spec, record)) if r is not None]
     return refusals

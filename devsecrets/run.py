@@ -153,16 +153,16 @@ def exit_like(outcome: Outcome) -> None:
 def run_in_project(
     argv: Sequence[str], *, only: Sequence[str] = (), mask: bool = True, verbose: bool = False
 ) -> Outcome:
-    """The `run` command: config → selection → policy → fetch → child."""
+    """The `run` command: config → trust → selection → policy → fetch → child."""
     from devsecrets.project import load_project, resolve_project
     from devsecrets.resolve import select
 
     config = load_project()
     specs = select(config, only, argv[0])
-    resolved = resolve_project(config, specs)
+    secrets = resolve_project(config, specs, command=argv[0])
     sources = sorted({spec.ref.provider for spec in specs})
     return start_child(
-        argv, resolved.secrets, project=config.project, sources=sources, mask=mask, verbose=verbose
+        argv, secrets, project=config.project, sources=sources, mask=mask, verbose=verbose
     )
 
 

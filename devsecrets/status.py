@@ -1,17 +1,34 @@
-"""`devsecrets status`: what the project needs and where it comes from. Never a value."""
+"""`devsecrets status`: what the project needs, where it comes from, how old it is and
+whether `run` would serve it. Never a value (no value is even read: ages come from the
+ledger and from 1Password's item metadata)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from devsecrets.config import Config, SecretSpec, load_config
+from devsecrets.durations import humanize
 from devsecrets.errors import ProviderError
+from devsecrets.ledger import Record, read_records
+from devsecrets.policy import Refusal, metadata_refusals, policy_for, static_refusals
 from devsecrets.providers.base import Metadata
 from devsecrets.refs import Ref
 from devsecrets.resolve import fetch
+from devsecrets.rotation import (
+    STALE,
+    UNKNOWN,
+    Assessment,
+    assess_all,
+    due_note,
+    scope_refusal,
+    when,
+)
+from devsecrets.trust import ALLOWED, check
+
+STATE_TEXT = {"ok": "ok", "due_soon": "due soon", "stale": "stale", "unknown": "unknown age"}
 
 
 @dataclass(frozen=True)
@@ -22,8 +39,41 @@ class Row:
     scope: str
     commands: tuple[str, ...] | None
     updated_at: datetime | None
+    assessment: Assessment | None = None
+    refusals: tuple[Refusal, ...] = ()  # what no rotation fixes: production, scope, vault
+    outside_change_at: datetime | None = None
+    scope_mismatch: Refusal | None = None  # stored as another scope: a rotation fixes it
+
+    @property
+    def state(self) -> str:
+        """ok | due_soon | stale | unknown | refused — what `run` would do with it."""
+        if self.refusals or self.scope_mismatch:
+            return "refused"
+        return self.assessment.state if self.assessment else UNKNOWN
+
+    @property
+    def state_text(self) -> str:
+        if self.refusals:
+            production = any(r.production for r in self.refusals)
+            return "production — refused" if production else "refused"
+        if self.scope_mismatch:
+            return "wrong scope — refused"
+        text = STATE_TEXT[self.state]
+        return f"{text} — refused" if self.state in (STALE, UNKNOWN) else text
+
+    def notes(self) -> list[str]:
+        notes = [r.reason for r in self.refusals]
+        if self.scope_mismatch:
+            notes.append(self.scope_mismatch.reason)
+        age_refusal = self.assessment.refusal() if self.assessment else None
+        if age_refusal and not self.refusals:
+            notes.append(age_refusal.reason)
+        if self.outside_change_at:
+            notes.append(f"changed outside devsecrets (noticed {when(self.outside_change_at)})")
+        return notes
 
     def as_json(self) -> dict[str, object]:
+        a = self.assessment
         return {
             "name": self.name,
             "provider": self.provider,
@@ -31,11 +81,82 @@ class Row:
             "scope": self.scope,
             "commands": list(self.commands) if self.commands is not None else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "state": self.state,
+            "age_seconds": int(a.age.total_seconds()) if a and a.age is not None else None,
+            "due_at": a.due_at.isoformat() if a and a.due_at else None,
+            "age_basis": a.basis if a and a.basis else None,
+            "notes": self.notes(),
+            "changed_outside_at": (
+                self.outside_change_at.isoformat() if self.outside_change_at else None
+            ),
         }
 
 
-def collect(config: Config) -> tuple[list[Row], list[str]]:
-    """Rows for every secret, plus warnings for providers that could not answer."""
+@dataclass
+class Survey:
+    """What is known about a project's secrets without reading any value."""
+
+    rows: list[Row]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def assessments(self) -> dict[str, Assessment]:
+        return {r.name: r.assessment for r in self.rows if r.assessment is not None}
+
+
+def survey(config: Config, *, now: datetime | None = None, metadata: bool = True) -> Survey:
+    """Every secret's source, age, due date and policy verdict. `metadata=False` skips the
+    providers (1Password ages are then unknown): what a shell prompt can afford."""
+    now = now or datetime.now(UTC)
+    policy = policy_for(config)
+    found, warnings = _metadata(config) if metadata else ({}, [])
+    records: dict[str, Record] = read_records(config.project)
+    by_name = {s.name: found[s.ref] for s in config.secrets if s.ref in found}
+    assessments = assess_all(config.secrets, policy, by_name, records, now)
+    rows = []
+    for spec in config.secrets:
+        record = records.get(spec.name)
+        refusals = static_refusals(spec, policy) + metadata_refusals(
+            spec, by_name.get(spec.name), policy
+        )
+        meta = by_name.get(spec.name)
+        rows.append(
+            Row(
+                spec.name,
+                spec.ref.provider,
+                spec.ref.text,
+                spec.scope,
+                spec.commands,
+                meta.updated_at if meta else None,
+                assessments[spec.name],
+                tuple(refusals),
+                record.outside_change_at if record and record.ref == spec.ref.text else None,
+                scope_refusal(spec, record),
+            )
+        )
+    return Survey(rows, warnings)
+
+
+def rotation_note(
+    config: Config, *, now: datetime | None = None, metadata: bool = True
+) -> str | None:
+    """A status line's rotation words ("DATABASE_URL due for rotation in 2 days"), or None.
+
+    `metadata=False` asks no provider (no `op` call on a prompt): only the ledger's ages
+    (keyring secrets) count then. Secrets refused for other reasons are left to `run`.
+    """
+    rows = survey(config, now=now, metadata=metadata).rows
+    return due_note(
+        {
+            row.name: row.assessment
+            for row in rows
+            if row.assessment and not row.refusals and (metadata or row.provider == "keyring")
+        }
+    )
+
+
+def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
+    """Metadata from every provider, plus warnings for providers that could not answer."""
     metadata: dict[Ref, Metadata] = {}
     warnings = []
     by_provider: dict[str, list[SecretSpec]] = {}
@@ -46,31 +167,27 @@ def collect(config: Config) -> tuple[list[Row], list[str]]:
             metadata.update(fetch(config, specs, values=False)[1])
         except ProviderError as exc:
             warnings.append(f"{name}: {exc.message.splitlines()[0]} ({exc.fix})")
-    rows = [
-        Row(
-            s.name,
-            s.ref.provider,
-            s.ref.text,
-            s.scope,
-            s.commands,
-            metadata[s.ref].updated_at if s.ref in metadata else None,
-        )
-        for s in config.secrets
-    ]
-    return rows, warnings
+    return metadata, warnings
 
 
-def show_status(*, as_json: bool) -> int:
+def show_status(*, as_json: bool, now: datetime | None = None) -> int:
     from devsecrets.agent.commands import agent_state, describe
 
     config = load_config()
-    rows, warnings = collect(config)
+    verdict = check(config)
+    trusted = verdict.state == ALLOWED
+    # Providers are not asked about the references of a config nobody has reviewed.
+    result = survey(config, now=now, metadata=trusted)
+    rows, warnings = result.rows, result.warnings
+    if not trusted:
+        warnings.append("providers were not asked (the config is not trusted)")
     agent = agent_state(config.path)
     if as_json:
         document = {
             "project": config.project,
             "config": str(config.path),
             "scope": config.scope,
+            "trust": verdict.as_json(),
             "secrets": [row.as_json() for row in rows],
             "agent": agent,
             "warnings": warnings,
@@ -78,14 +195,27 @@ def show_status(*, as_json: bool) -> int:
         print(json.dumps(document, indent=2))
         return 0
     print(f"{config.project} ({config.scope}) — {config.path}")
-    table = [("NAME", "SOURCE", "SCOPE", "UPDATED")] + [
-        (r.name, r.ref, r.scope, r.updated_at.strftime("%Y-%m-%d %H:%M") if r.updated_at else "-")
-        for r in rows
+    print(f"trust: {verdict.describe()}")
+    table = [("NAME", "SOURCE", "SCOPE", "AGE", "DUE", "STATE")] + [
+        (r.name, r.ref, r.scope, _age(r), _due(r), r.state_text) for r in rows
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    for row in rows:
+        for note in row.notes():
+            print(f"  {row.name}: {note}")
     print(describe(agent))
     for warning in warnings:
         print(f"devsecrets: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _age(row: Row) -> str:
+    a = row.assessment
+    return humanize(a.age) if a and a.age is not None else "-"
+
+
+def _due(row: Row) -> str:
+    a = row.assessment
+    return when(a.due_at) if a and a.due_at else "-"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, write_project
+from helpers import DEVSECRETS, trusted_project
 
 from devsecrets.agent import client
 
@@ -68,7 +68,7 @@ def canary_state(sandbox: Sandbox, latency_ms: float = 0, **kwargs: Any) -> None
 
 def canary_project(sandbox: Sandbox, root: Path, extra: str = "", latency_ms: float = 0) -> Path:
     canary_state(sandbox, latency_ms)
-    return write_project(root, CONFIG + extra)
+    return trusted_project(root, CONFIG + extra)
 
 
 def inject_calls(sandbox: Sandbox) -> int:

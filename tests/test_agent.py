@@ -32,7 +32,7 @@ from agentkit import (
     wait_ready,
 )
 from conftest import Sandbox
-from helpers import DEVSECRETS, cli, write_project
+from helpers import DEVSECRETS, cli, trusted_project, write_project
 
 from devsecrets.agent import client, protocol
 from devsecrets.agent.rundir import socket_path
@@ -245,7 +245,7 @@ def test_a_shell_is_in_one_project_at_a_time(
     agent: Agent, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     first = canary_project(sandbox, tmp_path)
-    second = write_project(tmp_path, "secrets:\n  TOKEN: op://Staging/tok/credential\n", "two")
+    second = trusted_project(tmp_path, "secrets:\n  TOKEN: op://Staging/tok/credential\n", "two")
     old = enter_here(first)
     enter_here(second)  # the hook missed `leave`: the first session goes all the same
     wait_ready()
@@ -301,6 +301,27 @@ def test_ctrl_c_while_waiting_for_the_agent(agent: Agent, sandbox: Sandbox, tmp_
     assert run.returncode == 130 and b"Traceback" not in err
 
 
+def test_an_untrusted_config_is_refused_and_denying_it_wipes_the_session(
+    agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
+) -> None:
+    canary_state(sandbox)
+    stranger = write_project(tmp_path, "secrets:\n  TOKEN: op://Staging/tok/credential\n", "new")
+    with pytest.raises(client.AgentUnavailable) as caught:
+        enter_here(stranger)
+    assert "is not trusted yet" in caught.value.message and "devsecrets allow" in str(
+        caught.value.fix
+    )
+    assert inject_calls(sandbox) == 0  # nothing fetched for a config nobody reviewed
+    project = canary_project(sandbox, tmp_path)
+    shell = shells(project)
+    shell.enter()
+    wait_ready()
+    assert cli("deny", cwd=project).returncode == 0
+    wait_for(lambda: sessions() == [], what="the wipe after deny")
+    out = shell.run("-- true")
+    assert shell.status == 125 and "is denied" in out  # and run's own path refuses it too
+
+
 def test_a_changed_config_wipes_the_session(
     agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
 ) -> None:
@@ -311,7 +332,8 @@ def test_a_changed_config_wipes_the_session(
     with (project / ".devsecrets.yml").open("a") as config:
         config.write("# changed\n")
     out = shell.run("-v -- true")
-    assert "changed since the session began" in out and shell.status == 0
+    assert "cannot serve this run" in out and "changed since you allowed it" in out
+    assert shell.status == 125  # and run's own path refuses it until it is allowed again
     assert sessions() == []
 
 

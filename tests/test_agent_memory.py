@@ -103,6 +103,12 @@ def test_config_change(agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: S
     assert_wiped(agent)  # noticed by the agent itself, before any `run`
 
 
+def test_trust_withdrawn(agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:
+    held_session(sandbox, tmp_path, shells, agent.pid)
+    subprocess.run([DEVSECRETS, "deny"], cwd=tmp_path / "proj", capture_output=True, check=True)
+    assert_wiped(agent)
+
+
 def test_sigterm(sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:
     """The agent logs "wiped" right after each wipe. With its stderr a full pipe it stops at
     that line, alive, so its memory can be read between the wipe and its exit."""

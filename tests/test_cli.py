@@ -64,5 +64,13 @@ def test_demo_runs_to_completion_without_keyring_or_op(tmp_path: Path) -> None:
     assert "charging with <concealed by devsecrets>" in out
     assert "the child got 25 characters" in out
     assert "PAYMENTS_TOKEN: its value looks like a Stripe live secret key" in out
-    assert "sbx_demo_4f1c9a7e2b6d8035" not in out
+    assert "devsecrets: allowed " in out and "+ LIVE_PAYMENTS  keyring:payments-live" in out
+    assert "PAYMENTS_TOKEN: it is 8 days old" in out  # stale: refused, then rotated
+    assert "the child got 29 characters" in out
+    assert "LIVE_PAYMENTS: its scope 'production' is production" in out
+    assert "score card: 2 / none / none" in out  # the planted .env
+    assert "its 2 values are in the keyring (read back and compared)" in out
+    assert "score card: 0 / 2 / none" in out
+    for value in ("sbx_demo_4f1c9a7e2b6d8035", "sbx_demo_rotated", "51DemoShop", "Xu8vR2mQ7sLp"):
+        assert value not in out + result.stderr.decode()
     assert list(tmp_path.iterdir()) == []  # nothing written outside its own temp dir

@@ -39,7 +39,10 @@ def test_missing_entry_says_how_to_store_it() -> None:
         provider().fetch([ref])
     assert info.value.kind == "not_found"
     assert "devsecrets/payments-api" in info.value.message
-    assert "keyring set devsecrets/payments-api nope" in (info.value.fix or "")
+    assert "devsecrets set NAME" in (info.value.fix or "")
+    assert info.value.named_fix == (
+        "store it: `devsecrets set {name}` (reads the value from a hidden prompt or a pipe)"
+    )
 
 
 def test_fail_backend_says_what_to_install() -> None:

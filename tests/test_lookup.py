@@ -1,4 +1,5 @@
-"""lookup.py (plain strings, for the warm `run` path) finds what paths.py (pathlib) finds."""
+"""lookup.py (plain strings, for the warm `run` path) finds what config.py and paths.py
+(pathlib) find."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devsecrets import lookup, paths
+from devsecrets import config, lookup, paths
 
 
 def test_find_config_walks_up_like_pathlib(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_find_config_walks_up_like_pathlib(tmp_path: Path) -> None:
     (project / ".devsecrets.yml").write_text("secrets: {}\n")
     for start in (deep, project, Path(f"{deep}/./"), Path(f"{project}//b")):
         assert lookup.find_config(str(start)) == str(project / ".devsecrets.yml")
-        assert paths.find_config(start) == project / ".devsecrets.yml"
+        assert config.find_config(start) == project / ".devsecrets.yml"
 
 
 def test_start_dir_keeps_the_shells_symlinked_path(
@@ -29,7 +30,7 @@ def test_start_dir_keeps_the_shells_symlinked_path(
     link.symlink_to(real)
     monkeypatch.chdir(link)
     monkeypatch.setenv("PWD", f"{link}/./")
-    assert lookup.start_dir() == str(link) == str(paths.start_dir())
+    assert lookup.start_dir() == str(link) == str(config.start_dir())
     monkeypatch.setenv("PWD", "/somewhere/else")
     assert lookup.start_dir() == os.getcwd()
 

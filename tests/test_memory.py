@@ -25,13 +25,15 @@ SCRIPT = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
+    from datetime import UTC, datetime
     from devsecrets.config import load_config
     from devsecrets.policy import policy_for
     from devsecrets.resolve import resolve
     from devsecrets.run import run_command
 
     config = load_config(Path(sys.argv[1]))
-    resolved = resolve(config, config.secrets, policy_for(config))
+    policy = policy_for(config)
+    resolved = resolve(config, config.secrets, policy, records={}, now=datetime.now(UTC))
     sys.stdout.write("fetched\\n"); sys.stdout.flush()
     sys.stdin.readline()
     outcome = run_command(["sh", "-c", "echo $TOKEN >/dev/null"], resolved.secrets, mask=True)

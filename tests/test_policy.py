@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keyring
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import cli, write_project
+from helpers import cli, store_keyring, trusted_project
 
 from devsecrets.config import parse_config
 from devsecrets.policy import (
@@ -167,9 +166,9 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
             ]
         ),
     )
-    keyring.set_password("devsecrets/proj", "aws", "AKIAZ7QRSTUVWXY23456")
-    keyring.set_password("devsecrets/proj", "ok", "fine-token")
-    project = write_project(tmp_path, PROJECT)
+    store_keyring("proj", "AWS", "AKIAZ7QRSTUVWXY23456", ref="keyring:aws")
+    store_keyring("proj", "OK", "fine-token", ref="keyring:ok")
+    project = trusted_project(tmp_path, PROJECT)
     marker = project / "started"
     result = cli("run", "--", "touch", str(marker), cwd=project)
     err = result.stderr.decode()
@@ -184,7 +183,7 @@ def test_all_refusals_are_listed_and_nothing_starts(sandbox: Sandbox, tmp_path: 
 
 
 def test_production_scope_refusal_calls_no_provider(sandbox: Sandbox, tmp_path: Path) -> None:
-    project = write_project(
+    project = trusted_project(
         tmp_path, "secrets:\n  A:\n    from: op://Staging/a/b\n    scope: production\n"
     )
     result = cli("run", "--", "true", cwd=project)

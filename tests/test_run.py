@@ -10,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import keyring
 import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, cli, files_containing, write_project
+from helpers import DEVSECRETS, cli, files_containing, store_keyring, trusted_project
 
 from devsecrets.secret import Secret
 
@@ -41,9 +40,9 @@ def project(sandbox: Sandbox, tmp_path: Path) -> Path:
         sandbox.op_state,
         make_state([vault("Staging", items=[item("stripe-sandbox", {"credential": CANARY_OP})])]),
     )
-    keyring.set_password("devsecrets/shop", "database-url", CANARY_KR)
-    keyring.set_password("devsecrets/shop", "GH_TOKEN", "ghcanary-0000")
-    return write_project(tmp_path, CONFIG)
+    store_keyring("shop", "DATABASE_URL", CANARY_KR, ref="keyring:database-url")
+    store_keyring("shop", "GH_TOKEN", "ghcanary-0000", ref="keyring")
+    return trusted_project(tmp_path, CONFIG)
 
 
 def env_of(output: bytes) -> dict[str, str]:
@@ -383,7 +382,9 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.sendline(
         f"{DEVSECRETS} run -- sh -c 'echo started; sleep 1; echo finished $DATABASE_URL'{tail}"
     )
-    shell.expect_exact("started")
+    # "started" and its newline: the echoed command line holds "started;" too, and matching
+    # that sent Ctrl-Z before devsecrets had even started the child.
+    shell.expect_exact("started\r\n")
     shell.sendcontrol("z")
     shell.expect("Stopped")
     shell.expect_exact("PROMPT> ")
@@ -392,3 +393,36 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.expect_exact("PROMPT> ")
     shell.sendline("exit")
     shell.expect(pexpect.EOF)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [(b"bad\x00value", "contains a NUL byte"), (b"\xff\xfebad", "is not valid UTF-8")],
+)
+def test_values_no_environment_can_hold_are_errors_naming_the_secret(
+    sandbox: Sandbox, tmp_path: Path, raw: bytes, message: str
+) -> None:
+    from fakes.opstate import field
+
+    write_state(
+        sandbox.op_state,
+        make_state([vault("Staging", items=[item("bin", [field("credential", raw)])])]),
+    )
+    project = trusted_project(tmp_path, "secrets:\n  BLOB: op://Staging/bin/credential\n")
+    result = cli("run", "--", "true", cwd=project)
+    assert result.returncode == 125
+    err = result.stderr.decode()
+    assert f"BLOB: the value {message}" in err
+    assert "Traceback" not in err
+
+
+def test_verbose_summary_names_secrets_never_values(project: Path) -> None:
+    result = cli("run", "-v", "--", "true", cwd=project)
+    err = result.stderr.decode()
+    assert "shop: running true with 2 secrets (STRIPE_API_KEY, DATABASE_URL)" in err
+    assert CANARY_OP not in err and CANARY_KR not in err
+
+
+def test_a_secret_exported_in_the_shell_is_pointed_out(project: Path) -> None:
+    result = cli("run", "--", "true", cwd=project, env={"DATABASE_URL": "leaked-in-shell"})
+    assert "DATABASE_URL is also exported in your shell" in result.stderr.decode()

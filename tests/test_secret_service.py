@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEVSECRETS, write_project
+from helpers import DEVSECRETS, record_rotation, trusted_project
 
 pytestmark = pytest.mark.secretservice
 CANARY = "sscanary-8d2b4f6e0a1c"
@@ -97,18 +97,20 @@ def _env(secret_service: dict[str, str], project: Path) -> dict[str, str]:
     return env
 
 
-def _store(env: dict[str, str], service: str, username: str, value: str) -> None:
-    code = "import keyring, sys; keyring.set_password(sys.argv[1], sys.argv[2], sys.stdin.read())"
-    python = str(Path(DEVSECRETS).parent / "python")
-    subprocess.run(
-        [python, "-c", code, service, username], input=value.encode(), env=env, check=True
-    )
-
-
-def test_run_reads_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: shop\nsecrets:\n  DB: keyring:database-url\n")
+def test_set_then_run_with_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
+    text = "project: shop\nsecrets:\n  DB: keyring:database-url\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
     env = _env(secret_service, project)
-    _store(env, "devsecrets/shop", "database-url", CANARY)
+    stored = subprocess.run(
+        [DEVSECRETS, "set", "DB"],
+        input=CANARY.encode(),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert stored.returncode == 0, stored.stderr
+    assert b"stored DB in the keyring" in stored.stderr
     masked = subprocess.run(
         [DEVSECRETS, "run", "--", "sh", "-c", 'echo "db=$DB"'],
         cwd=project,
@@ -129,7 +131,9 @@ def test_run_reads_the_real_keyring(secret_service: dict[str, str], tmp_path: Pa
 
 
 def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_path: Path) -> None:
-    project = write_project(tmp_path, "project: empty\nsecrets:\n  DB: keyring:nothing-here\n")
+    text = "project: empty\nsecrets:\n  DB: keyring:nothing-here\n"
+    project = trusted_project(tmp_path, text, env=_env(secret_service, tmp_path / "proj"))
+    record_rotation("empty", "DB", "keyring:nothing-here")  # stored once, deleted since
     result = subprocess.run(
         [DEVSECRETS, "run", "--", "true"],
         cwd=project,
@@ -139,17 +143,20 @@ def test_missing_entry_in_the_real_keyring(secret_service: dict[str, str], tmp_p
     )
     assert result.returncode == 125
     assert "no entry 'nothing-here' in service 'devsecrets/empty'" in result.stderr.decode()
+    assert "fix: store it: `devsecrets set DB`" in result.stderr.decode()
 
 
 def test_headless_without_a_secret_service_says_what_to_install(tmp_path: Path) -> None:
-    project = write_project(tmp_path, "secrets:\n  DB: keyring\n")
+    project = trusted_project(tmp_path, "secrets:\n  DB: keyring\n")
+    record_rotation("proj", "DB", "keyring")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "PYTHONPATH")}
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     env["PWD"] = str(project)
-    result = subprocess.run(
-        [DEVSECRETS, "run", "--", "true"], cwd=project, env=env, capture_output=True, check=False
-    )
-    err = result.stderr.decode()
-    assert result.returncode == 125
-    assert "no keyring that can store secrets safely" in err
-    assert "apt install gnome-keyring" in err
+    for argv in (["run", "--", "true"], ["set", "DB"]):
+        result = subprocess.run(
+            [DEVSECRETS, *argv], cwd=project, env=env, capture_output=True, check=False
+        )
+        err = result.stderr.decode()
+        assert result.returncode == 125
+        assert "no keyring that can store secrets safely" in err
+        assert "apt install gnome-keyring" in err

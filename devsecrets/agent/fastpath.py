@@ -67,6 +67,8 @@ def try_run(args: list[str], capability: str) -> None:
     secrets = {
         name: Secret(value, name) for name, value in zip(reply["names"], values, strict=True)
     }
+    for warning in reply.get("warnings") or []:
+        _warn(str(warning))
     try:
         outcome = start_child(
             argv,

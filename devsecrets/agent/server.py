@@ -39,7 +39,7 @@ from devsecrets.agent.protocol import (
     texts,
 )
 from devsecrets.agent.rundir import LOCK_NAME, SOCKET_NAME, RuntimeDirError, private_runtime_dir
-from devsecrets.agent.store import Session, Store
+from devsecrets.agent.store import Session, Store, audit_served
 from devsecrets.errors import DevsecretsError
 from devsecrets.project import load_project
 from devsecrets.resolve import select
@@ -167,22 +167,25 @@ class Agent:
             names = [spec.name for spec in select(session.config, only, command)]
         except DevsecretsError as exc:
             return error("refused", exc.message, exc.fix)
-        return self._send_values(conn, session, names)
+        return self._send_values(conn, session, names, command)
 
     def _send_values(
-        self, conn: socket.socket, session: Session, names: list[str]
+        self, conn: socket.socket, session: Session, names: list[str], command: str
     ) -> Header | None:
         with session.lock:  # a wipe waits until the values are out
             if session.state != "ready":
                 return error("unknown_session", "the session was wiped")
+            warnings = [w for w in session.warnings if w.split(" ", 1)[0] in names]
             header = {
                 "ok": True,
                 "state": "ready",
                 "names": names,
                 "project": session.config.project,
                 "expires_in": round(session.expires_at - time.monotonic(), 1),
+                "warnings": warnings,  # what `run` prints when it fetches itself
             }
             send_message(conn, header, [session.secrets[name].buffer for name in names])
+        audit_served(session, names, command, log=_log)
         return None
 
     def leave(self, conn: socket.socket, peer: Peer, request: Header) -> Header:

@@ -33,6 +33,7 @@ from devsecrets.secret import Secret
 MAX_TTL = timedelta(minutes=60)
 RECHECK_EVERY = 1.0  # seconds between re-reads of each session's config
 CAPABILITY_PREFIX = "dsc1_"
+AGENT_COMMAND = "devsecrets-agent"  # the "command" the audit log names for a session's fetch
 
 
 def session_ttl(config: Config) -> float:
@@ -51,6 +52,7 @@ class Session:
     state: str = "fetching"  # fetching → ready | failed; closed once wiped
     error: tuple[str, str | None] | None = None
     secrets: dict[str, Secret] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # rotation due soon, changed outside
     ready_at: float | None = None
     checked_at: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
@@ -72,6 +74,7 @@ class Session:
             "age": round(now - self.ready_at, 1) if self.ready_at is not None else None,
             "expires_in": round(self.expires_at - now, 1),
             "error": list(self.error) if self.error else None,
+            "warnings": list(self.warnings),
         }
 
     def wipe(self) -> None:
@@ -125,7 +128,12 @@ class Store:
         fetched: dict[str, Secret] = {}
         error = None
         try:
-            fetched = resolve_project(session.config, session.config.secrets).secrets
+            fetched = resolve_project(
+                session.config,
+                session.config.secrets,
+                command=AGENT_COMMAND,
+                warn=session.warnings.append,
+            )
         except DevsecretsError as exc:
             error = (exc.message, exc.fix)
         except Exception as exc:  # a provider bug must cost this session, not the agent
@@ -186,6 +194,29 @@ class Store:
                 self.close(session, f"shell {session.shell.pid} ended")
             elif session.state != "fetching" and now - session.checked_at >= RECHECK_EVERY:
                 self.recheck(session)
+
+
+def audit_served(
+    session: Session, names: list[str], command: str, *, log: Callable[[str], None]
+) -> None:
+    """Every run the agent serves is in the audit log, as a run that fetched itself is."""
+    from datetime import UTC, datetime
+
+    from devsecrets import auditlog
+
+    events = [auditlog.Event(name, "served", "from the session agent") for name in names]
+    config = session.config
+    try:
+        auditlog.append(
+            events,
+            action="run",
+            project=config.project,
+            config=str(config.path),
+            now=datetime.now(UTC),
+            command=command,
+        )
+    except DevsecretsError as exc:
+        log(f"{exc.message} ({exc.fix})")
 
 
 def key(capability: str) -> bytes:

@@ -60,12 +60,17 @@ class KeyringProvider(Provider):
     def _get(self, backend: Any, ref: KeyringRef) -> Secret:
         value = _call(lambda: backend.get_password(self.service, ref.username))
         if value is None:
-            raise ProviderError(
+            error = ProviderError(
                 f"the keyring has no entry {ref.username!r} in service {self.service!r}",
-                f"store it: `keyring set {self.service} {ref.username}` (reads the value "
-                "from a hidden prompt)",
+                "store it with `devsecrets set NAME` (NAME as in .devsecrets.yml; it reads "
+                "the value from a hidden prompt or a pipe)",
                 kind="not_found",
             )
+            error.ref = ref
+            error.named_fix = (
+                "store it: `devsecrets set {name}` (reads the value from a hidden prompt or a pipe)"
+            )
+            raise error
         return Secret(bytearray(value, "utf-8"))
 
     def store(self, ref: Ref, secret: Secret) -> None:
@@ -82,6 +87,18 @@ class KeyringProvider(Provider):
     def delete(self, ref: KeyringRef) -> None:
         backend = _backend()
         _call(lambda: backend.delete_password(self.service, ref.username))
+
+
+def read_entry(service: str, username: str) -> str | None:
+    """One entry of a safe keyring backend (for devsecrets' own entries, not secrets)."""
+    backend = _backend()
+    value: str | None = _call(lambda: backend.get_password(service, username))
+    return value
+
+
+def write_entry(service: str, username: str, text: str) -> None:
+    backend = _backend()
+    _call(lambda: backend.set_password(service, username, text))
 
 
 def _backend() -> Any:

@@ -14,6 +14,7 @@ import base64
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ import fake_op
 
 sys.exit(fake_op.main(sys.argv[1:]))
 """
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 with `Z`, as op prints it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Fixed once per process, so that building the same state twice gives the same state.
+FRESH_TIMESTAMP = timestamp(datetime.now(UTC) - timedelta(hours=1))
 
 
 def field(
@@ -63,7 +73,7 @@ def item(
     title: str,
     fields: Mapping[str, str | bytes] | Iterable[Json] | None = None,
     tags: Iterable[str] = (),
-    updated_at: str = DEFAULT_TIMESTAMP,
+    updated_at: str | None = None,
     category: str = "API_CREDENTIAL",
     id: str | None = None,
     sections: Iterable[str | Json] = (),
@@ -78,7 +88,11 @@ def item(
 
     The id is left to `vault()` unless given: op's ids depend on the vault the item is in.
     `extra` keys (additional_information, urls, last_edited_by) are copied verbatim.
+    `updated_at` defaults to an hour ago, so the item is fresh for rotation checks; tests
+    about age pass their own.
     """
+    if updated_at is None:
+        updated_at = FRESH_TIMESTAMP
     if isinstance(fields, Mapping):
         field_list = [field(label, value) for label, value in fields.items()]
     else:

@@ -1,0 +1,159 @@
+"""The project steps of `devsecrets onboard`: review and allow the config, store the
+keyring secrets it lists that this machine does not have yet, and the final audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from devsecrets.config import Config, SecretSpec
+from devsecrets.errors import DevsecretsError, ProviderError
+from devsecrets.onboard import DONE, MISSING, NOTE, Onboarding
+from devsecrets.refs import KeyringRef
+
+
+def project_step(run: Onboarding, config: Config) -> bool:
+    """Show what the config hands out, allow it if the user agrees; True when trusted."""
+    from devsecrets.policy import policy_for
+    from devsecrets.trust import (
+        ALLOW_FIX,
+        ALLOWED,
+        CHANGED,
+        allow,
+        check,
+        describe_changes,
+        summarize,
+    )
+
+    try:
+        policy_for(config)  # a project looser than the (new) team policy is refused
+    except DevsecretsError as exc:
+        run.report(MISSING, "project config", exc.message, exc.fix or "")
+        return False
+    verdict = check(config)
+    if verdict.state == ALLOWED:
+        run.report(DONE, "project config", verdict.describe())
+        return True
+    print(f"  {config.path} ({config.project}, {config.scope}) asks for:")
+    listed = summarize(config)
+    if verdict.state == CHANGED and verdict.allow is not None:
+        lines = describe_changes(verdict.allow.secrets, listed)
+    else:
+        width = max((len(name) for name in listed), default=0)
+        lines = [f"    {name.ljust(width)}  {ref}" for name, ref in listed.items()]
+    print("\n".join(lines or ["    (no secrets)"]), flush=True)
+    if run.check_only:
+        run.report(MISSING, "project config", verdict.describe().split(" — ")[0], ALLOW_FIX)
+        return False
+    answer = run.ask("Allow this config (review it first: it says what runs get)?", default=False)
+    if not answer:
+        why = "you said no" if answer is False else "no terminal to ask; or pass --yes"
+        run.report(MISSING, "project config", f"not allowed ({why})", ALLOW_FIX)
+        return False
+    allow(config)
+    run.changed.append("project allowed")
+    run.report(DONE, "project config", check(config).describe())
+    return True
+
+
+def secrets_step(run: Onboarding, config: Config) -> None:
+    """Ask for every keyring secret this machine lacks; then say what `run` would refuse."""
+    from devsecrets.policy import policy_for, static_refusals
+
+    policy = policy_for(config)
+    for spec in config.secrets:
+        if not isinstance(spec.ref, KeyringRef) or static_refusals(spec, policy):
+            continue  # 1Password secrets live in vaults; refusals are reported below
+        try:
+            present = _in_keyring(config, spec)
+        except ProviderError as exc:
+            run.report(MISSING, "secrets", exc.message, exc.fix or "")
+            return
+        if not present:
+            _ask_for(run, config, spec)
+    _served(run, config)
+
+
+def _in_keyring(config: Config, spec: SecretSpec) -> bool:
+    from devsecrets.providers.base import Context
+    from devsecrets.providers.keyring import KeyringProvider
+
+    try:
+        found = KeyringProvider(Context(project=config.project)).fetch([spec.ref])
+    except ProviderError as exc:
+        if exc.kind == "not_found":
+            return False
+        raise
+    for secret in found.values():
+        secret.wipe()
+    return True
+
+
+def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> None:
+    from devsecrets.policy import policy_for
+    from devsecrets.prompt import interactive, read_value
+    from devsecrets.store import store
+
+    topic = f"secret {spec.name}"
+    fix = f"devsecrets set {spec.name}"
+    if run.check_only or not interactive():
+        why = "" if run.check_only else " (no terminal to ask for it)"
+        run.report(MISSING, topic, f"not in this machine's keyring{why}", fix)
+        return
+    about = f" — {spec.description}" if spec.description else ""
+    print(f"  {spec.name} ({spec.scope} credential, {spec.ref.text}){about}", flush=True)
+    try:
+        secret = read_value(spec.name)
+        try:
+            store(
+                config,
+                spec,
+                secret,
+                policy=policy_for(config),
+                via="onboard",
+                now=datetime.now(UTC),
+            )
+        finally:
+            secret.wipe()
+    except DevsecretsError as exc:
+        run.report(MISSING, topic, exc.message.splitlines()[0], exc.fix or fix)
+        return
+    run.changed.append(spec.name)
+    run.report(DONE, topic, "stored in the keyring")
+
+
+def _served(run: Onboarding, config: Config) -> None:
+    """What `run` would do with each secret now (metadata only, no value)."""
+    from devsecrets.status import survey
+
+    result = survey(config)
+    refused = [row for row in result.rows if row.state not in ("ok", "due_soon")]
+    for row in refused:
+        note = (row.notes() or [row.state_text])[0]
+        fix = f"devsecrets rotate {row.name}" if row.state in ("stale", "unknown") else ""
+        if row.refusals:
+            fix = row.refusals[0].fix
+        run.report(MISSING, f"secret {row.name}", f"{row.state_text}: {note}", fix)
+    ready = len(result.rows) - len(refused)
+    if not refused:
+        run.report(DONE, "secrets", f"{ready} of {len(result.rows)} ready for `devsecrets run`")
+    for warning in result.warnings:
+        run.report(NOTE, "provider", warning)
+
+
+def audit_step(run: Onboarding) -> None:
+    """The three questions' score card; findings are shown, not counted as missing steps
+    (a CI runner's own tokens in its environment would otherwise fail every check)."""
+    from devsecrets.audit import run_audit
+    from devsecrets.auditview import score
+
+    root = str(run.config.root) if run.config else None
+    report = run_audit(root)
+    if report.clean:
+        run.report(DONE, "audit", "score 0 / none / none")
+    else:
+        run.report(
+            NOTE,
+            "audit",
+            f"score {score(report)} (target 0 / none / none)",
+            "devsecrets audit (shows each finding and its fix)",
+        )

@@ -1,0 +1,107 @@
+# devsecrets shell hook for bash 4.4 or newer.
+#
+# `devsecrets hook bash` prints this file followed by a call to __devsecrets_setup with the
+# absolute paths of its own installation; load it with:  eval "$(devsecrets hook bash)"
+#
+# At every prompt: when $PWD and the watched files have not changed, return at once, in pure
+# shell. Otherwise walk up from $PWD for .devsecrets.yml with builtins, and start Python (one
+# call: devsecrets/hookcall.py) only when the nearest config changes or its trust may have.
+# That call prints the status line on stderr and key=value lines on stdout, which are read
+# into this hook's variables; nothing is evaluated. No variable is exported; $? is kept.
+#
+# State, in unexported globals: __devsecrets_pwd ($PWD last seen), _config (the config in
+# use, '' outside projects), _record (its allow-record file), _state and _project (from the
+# last Python call), _seen (what __devsecrets_probe saw then).
+
+__devsecrets_setup() {
+    local -
+    set +a +u # `set -a` in the user's shell would export every assignment below
+    declare -g +x __devsecrets_python=$1 __devsecrets_pkg=$2 __devsecrets_code=$3
+    declare -g +x __devsecrets_flags=${4-}
+    declare -g +x __devsecrets_pwd= __devsecrets_config= __devsecrets_record= \
+        __devsecrets_state= __devsecrets_project= __devsecrets_seen= __devsecrets_found=
+    if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404)); then
+        echo "devsecrets: the shell hook needs bash 4.4 or newer (this is $BASH_VERSION)" >&2
+        return 0
+    fi
+    local entry
+    for entry in "${PROMPT_COMMAND[@]}"; do
+        if [[ $entry == *__devsecrets_hook* ]]; then return 0; fi # loaded twice
+    done
+    if [[ ${PROMPT_COMMAND@a} == *a* ]]; then # bash 5.1 runs every element of an array
+        PROMPT_COMMAND=(__devsecrets_hook "${PROMPT_COMMAND[@]}")
+    else
+        PROMPT_COMMAND="__devsecrets_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+    fi
+}
+
+__devsecrets_hook() {
+    local __devsecrets_status=$? __devsecrets_errexit=
+    if [[ $- == *e* ]]; then __devsecrets_errexit=1; fi
+    local -
+    set +a +e +u
+    if [[ $PWD != "$__devsecrets_pwd" ]]; then
+        __devsecrets_pwd=$PWD
+        __devsecrets_find
+        if [[ $__devsecrets_found != "$__devsecrets_config" ]] || __devsecrets_probe; then
+            __devsecrets_call "$__devsecrets_found"
+        fi
+    elif [[ -n $__devsecrets_config ]] && __devsecrets_probe; then
+        __devsecrets_find
+        __devsecrets_call "$__devsecrets_found"
+    fi
+    # bash restores $? for PS1 and the next command line itself. It is returned for the
+    # PROMPT_COMMAND entries after this one — except under `set -e`, where a non-zero
+    # status here would end the shell.
+    if [[ -n $__devsecrets_errexit ]]; then return 0; fi
+    return "$__devsecrets_status"
+}
+
+# Look at the config and its allow record again. Succeeds when Python must be asked again:
+# they changed since the last call (an edit, `devsecrets allow` or `deny` in any shell, the
+# project deleted), or the state is one only Python can see the end of (an expired approval,
+# an unreadable file).
+__devsecrets_probe() {
+    local seen=$__devsecrets_seen
+    __devsecrets_seen=
+    if [[ -e $__devsecrets_config || -L $__devsecrets_config ]]; then __devsecrets_seen+=c; fi
+    if [[ -e $__devsecrets_record ]]; then __devsecrets_seen+=r; fi
+    if [[ $__devsecrets_config -nt $__devsecrets_record ]]; then __devsecrets_seen+=n; fi
+    [[ $__devsecrets_seen != "$seen" || $__devsecrets_state == expired ||
+        $__devsecrets_state == error ]]
+}
+
+# The nearest .devsecrets.yml at or above the logical $PWD, as `devsecrets run` finds it.
+__devsecrets_find() {
+    local dir=$PWD
+    __devsecrets_found=
+    while :; do
+        if [[ -e ${dir%/}/.devsecrets.yml || -L ${dir%/}/.devsecrets.yml ]]; then
+            __devsecrets_found=${dir%/}/.devsecrets.yml
+            return 0
+        fi
+        if [[ $dir == / || $dir != */* ]]; then return 0; fi
+        dir=${dir%/*}
+        dir=${dir:-/}
+    done
+}
+
+__devsecrets_call() {
+    local config=$1 record=$__devsecrets_record state=$__devsecrets_state
+    local project=$__devsecrets_project out line
+    # Marked as handled before Python starts: Ctrl-C during the call ends this function, and
+    # bash then runs the hook for the new prompt, which must not start the same call again.
+    __devsecrets_config=$config __devsecrets_record= __devsecrets_state= __devsecrets_project=
+    __devsecrets_probe
+    out=$("$__devsecrets_python" -I -S -c "$__devsecrets_code" "$__devsecrets_pkg" \
+        "$config" "$record" "$state" "$project" ${__devsecrets_flags:+"$__devsecrets_flags"})
+    while IFS= read -r line; do
+        case $line in
+            state=*) __devsecrets_state=${line#*=} ;;
+            project=*) __devsecrets_project=${line#*=} ;;
+            record=*) __devsecrets_record=${line#*=} ;;
+        esac
+    done <<<"$out"
+    __devsecrets_probe
+}
+

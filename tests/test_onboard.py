@@ -1,0 +1,184 @@
+"""`devsecrets onboard` and examples/web-app/onboard.sh: end to end in a fresh HOME, typed
+into a real `bash -i` on a pty; and `--check` as CI runs it (no terminal, nothing changed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import Sandbox
+from fakes.opstate import FRESH_TIMESTAMP, item, make_state, vault, write_state
+from helpers import BASH_PROMPT as PROMPT
+from helpers import DEVSECRETS, EXAMPLE, cli, files_containing, shell_env
+
+CANARY_DB = "onbcanary-db-5e1a9c"
+CANARY_SESSION = "onbcanary-session-73d0b2"
+CANARY_STRIPE = "sk_test_onbcanary0stripe0000000"
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox) -> Path:
+    """A copy of examples/web-app, and a 1Password holding its sandbox Stripe key."""
+    copy = tmp_path / "web-app"
+    shutil.copytree(EXAMPLE, copy)
+    stripe = item("stripe-sandbox", {"credential": CANARY_STRIPE}, updated_at=FRESH_TIMESTAMP)
+    write_state(sandbox.op_state, make_state([vault("Staging", items=[stripe])]))
+    return copy
+
+
+def spawn_bash(cwd: Path, env: dict[str, str], log: io.StringIO) -> pexpect.spawn:
+    child = pexpect.spawn(
+        "bash", ["-i"], cwd=str(cwd), env=env, encoding="utf-8", timeout=30, dimensions=(40, 250)
+    )
+    child.delaybeforesend = None
+    child.ptyproc.delayafterclose = 0
+    child.logfile_read = log
+    child.expect_exact("DSPROMPT[1]> ")
+    return child
+
+
+def type_secret(child: pexpect.spawn, name: str, value: str) -> None:
+    child.expect_exact(f"{name} (input hidden): ")
+    child.sendline(value)
+    child.expect_exact(f"{name} again: ")
+    child.sendline(value)
+
+
+def test_onboard_sh_in_a_real_shell(project: Path, sandbox: Sandbox) -> None:
+    bashrc = sandbox.home / ".bashrc"
+    bashrc.write_text(PROMPT)
+    env = shell_env(sandbox.bin)
+    log = io.StringIO()
+    child = spawn_bash(project, env, log)
+    child.sendline("./onboard.sh")
+    child.expect_exact("Add the devsecrets hook to")
+    child.sendline("y")
+    child.expect_exact("STRIPE_API_KEY  op://Staging/stripe-sandbox/credential")
+    child.expect_exact("Allow this config")
+    child.sendline("y")
+    type_secret(child, "DATABASE_URL", CANARY_DB)
+    type_secret(child, "SESSION_SECRET", CANARY_SESSION)
+    child.expect_exact("All set.")
+    child.expect_exact("DSPROMPT[2]> ")
+    child.sendline('./onboard.sh --check; echo "rc=$?"')
+    child.expect_exact("rc=0")
+    child.expect_exact("DSPROMPT[3]> ")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    text = log.getvalue()
+    assert "✓ secrets: 3 of 3 ready for `devsecrets run`" in text
+    assert "✓ audit: score 0 / none / none" in text
+    # What onboarding left: the hook line, the team policy, the trust record, the values
+    # in the keyring — and no value in any file, nor on the terminal.
+    assert "# devsecrets shell hook" in bashrc.read_text()
+    installed = sandbox.home / ".config" / "devsecrets" / "policy.yml"
+    assert installed.read_bytes() == (project / "team-policy.yml").read_bytes()
+    keyring_file = sandbox.keyring_file.read_text()
+    assert CANARY_DB in keyring_file and CANARY_SESSION in keyring_file
+    for canary in (CANARY_DB, CANARY_SESSION, CANARY_STRIPE):
+        assert canary not in text
+        assert files_containing(sandbox.root, canary.encode(), skip=(sandbox.backends,)) == []
+    # A new shell loads the hook from ~/.bashrc and finds the project ready.
+    log = io.StringIO()
+    child = spawn_bash(project, env, log)
+    assert "devsecrets: web-app (staging) — 3 secrets ready" in log.getvalue()
+    child.sendline("env | grep -c onbcanary")
+    child.expect_exact("DSPROMPT[2]> ")
+    assert child.before.strip().endswith("0")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+
+
+def tree(root: Path, skip: Path) -> dict[str, bytes]:
+    return {
+        str(path): path.read_bytes() if path.is_file() else b""
+        for path in sorted(root.rglob("*"))
+        if not path.is_relative_to(skip)
+    }
+
+
+def test_check_in_ci_changes_nothing_and_fails(project: Path, sandbox: Sandbox) -> None:
+    before = tree(sandbox.root, sandbox.backends)
+    result = cli("onboard", "--check", "--team-policy", "team-policy.yml", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✓ 1Password CLI: op " in out and "signed in" in out
+    assert "is not installed from team-policy.yml" in out
+    assert "✗ project config: not allowed" in out
+    assert "2 steps need attention" in out
+    assert tree(sandbox.root, sandbox.backends) == before
+
+
+def test_yes_without_a_terminal_then_set_then_check(project: Path, sandbox: Sandbox) -> None:
+    result = cli("onboard", "--yes", "--team-policy", "team-policy.yml", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✓ shell hook: added to " in out and "✓ team policy: installed " in out
+    assert "✓ project config: allowed" in out
+    assert "✗ secret DATABASE_URL: not in this machine's keyring (no terminal" in out
+    assert "fix: devsecrets set DATABASE_URL" in out
+    for name, value in (("DATABASE_URL", CANARY_DB), ("SESSION_SECRET", CANARY_SESSION)):
+        assert cli("set", name, cwd=project, input=value.encode()).returncode == 0
+    result = cli("onboard", "--check", "--team-policy", "team-policy.yml", cwd=project)
+    assert result.returncode == 0, result.stdout.decode()
+    assert "All set." in result.stdout.decode()
+
+
+def test_a_team_policy_others_can_write_is_refused(project: Path) -> None:
+    policy = project / "team-policy.yml"
+    policy.chmod(0o666)
+    result = cli("onboard", "--check", "--team-policy", str(policy), cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1
+    assert "✗ team policy: " in out and "is writable by every user" in out
+    assert "fix: chmod o-w" in out
+
+
+def test_outside_a_project(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [DEVSECRETS, "onboard", "--check"],
+        cwd=empty,
+        env=dict(os.environ, PWD=str(empty), SHELL="/bin/bash"),
+        capture_output=True,
+        check=False,
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, out
+    assert "devsecrets onboard — no project here" in out
+    assert "· 1Password CLI: not needed by this project" in out
+
+
+def test_onboard_sh_installs_devsecrets_when_missing(project: Path, sandbox: Sandbox) -> None:
+    """With no devsecrets on PATH the script installs it (here a stand-in pipx, which puts
+    the real console script into ~/.local/bin as pipx does), then runs onboarding."""
+    fake_bin = sandbox.root / "pipx-bin"
+    fake_bin.mkdir()
+    pipx = fake_bin / "pipx"
+    pipx.write_text(
+        "#!/bin/sh\n"
+        'echo "pipx $*" >> "$HOME/pipx.log"\n'
+        'mkdir -p "$HOME/.local/bin"\n'
+        f'ln -sf "{DEVSECRETS}" "$HOME/.local/bin/devsecrets"\n'
+    )
+    pipx.chmod(0o755)
+    env = shell_env(sandbox.bin)
+    env["PATH"] = f"{fake_bin}:{sandbox.bin}:/usr/bin:/bin"
+    result = subprocess.run(
+        [str(project / "onboard.sh"), "--check"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert (sandbox.home / "pipx.log").read_text() == "pipx install devsecrets\n"
+    assert "devsecrets is not installed; installing devsecrets" in result.stderr.decode()
+    assert "devsecrets onboard — web-app" in result.stdout.decode()
+    assert result.returncode == 1  # --check on a fresh machine: steps are missing

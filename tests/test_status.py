@@ -1,0 +1,79 @@
+"""`devsecrets status`: names, sources, scopes, last update; never a value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Sandbox
+from fakes.opstate import item, make_state, vault, write_state
+from helpers import cli, store_keyring, trusted_project
+
+CANARY = "statuscanary-91c2d3"
+CONFIG = """\
+project: shop
+secrets:
+  STRIPE_API_KEY: op://Staging/stripe/credential
+  DATABASE_URL:
+    from: keyring:database-url
+    scope: sandbox
+    commands: [psql]
+"""
+
+
+def project(sandbox: Sandbox, tmp_path: Path) -> Path:
+    write_state(
+        sandbox.op_state,
+        make_state(
+            [
+                vault(
+                    "Staging",
+                    items=[
+                        item("stripe", {"credential": CANARY}, updated_at="2026-11-30T10:00:00Z")
+                    ],
+                )
+            ]
+        ),
+    )
+    store_keyring("shop", "DATABASE_URL", CANARY, ref="keyring:database-url", scope="sandbox")
+    return trusted_project(tmp_path, CONFIG)
+
+
+def test_table(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = cli("status", cwd=project(sandbox, tmp_path))
+    out = result.stdout.decode()
+    assert result.returncode == 0
+    assert out.splitlines()[0].startswith("shop (staging)")
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.strip()}
+    assert lines["STRIPE_API_KEY"][1:3] == ["op://Staging/stripe/credential", "staging"]
+    assert lines["DATABASE_URL"][1:3] == ["keyring:database-url", "sandbox"]
+    assert CANARY not in out + result.stderr.decode()
+    assert [c["argv"][:2] for c in sandbox.op_calls()] == [["item", "list"]]
+
+
+def test_json(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = cli("status", "--json", cwd=project(sandbox, tmp_path))
+    document = json.loads(result.stdout)
+    assert document["project"] == "shop"
+    rows = {row["name"]: row for row in document["secrets"]}
+    assert rows["STRIPE_API_KEY"]["updated_at"] == "2026-11-30T10:00:00+00:00"
+    database = rows["DATABASE_URL"]
+    assert (database["provider"], database["ref"], database["scope"]) == (
+        "keyring",
+        "keyring:database-url",
+        "sandbox",
+    )
+    assert database["commands"] == ["psql"]
+    assert database["updated_at"] is None
+    assert CANARY not in result.stdout.decode()
+
+
+def test_provider_trouble_is_a_warning_not_a_failure(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: object
+) -> None:
+    import os
+
+    directory = project(sandbox, tmp_path)
+    result = cli("status", cwd=directory, env={**os.environ, "FAKE_OP_MODE": "signed_out"})
+    assert result.returncode == 0
+    assert "warning: onepassword: the 1Password CLI is not signed in" in result.stderr.decode()
