@@ -372,13 +372,13 @@ def test_malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving
         _frame({"v": 9, "op": "status"}),
     ]
     for raw in bad:
-        with client.connect() as sock:
+        with contextlib.closing(client.connect()) as sock:
             sock.sendall(raw)
             reply = protocol.read_header(sock)
         assert reply["ok"] is False and reply["error"], raw
-    with client.connect() as sock:  # a peer that says nothing and leaves
+    with contextlib.closing(client.connect()) as sock:  # a peer that says nothing and leaves
         pass
-    with client.connect() as sock:  # half a frame, then gone
+    with contextlib.closing(client.connect()) as sock:  # half a frame, then gone
         sock.sendall(b"\x00\x00\x00\x40{")
     assert client.status()["pid"] == agent.pid
     wait_ready(capability)

@@ -48,9 +48,13 @@ from devsecrets.agent import client, protocol
 from devsecrets.lookup import find_config
 
 seen = {"in_env": [k for k, v in os.environ.items() if k == "DEVSECRETS_SESSION" or "dsc1_" in v]}
-with client.connect() as sock:
-    protocol.send_message(sock, {"op": "status"})
-    seen["status"] = sock.makefile("rb").read().decode(errors="replace")
+sock = client.connect()
+protocol.send_message(sock, {"op": "status"})
+raw = b""
+while chunk := sock.recv(65536):
+    raw += chunk
+sock.close()
+seen["status"] = raw.decode(errors="replace")
 seen["get"] = []
 for cap in ("", "x", "dsc1_" + "A" * 43):
     try:

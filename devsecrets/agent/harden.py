@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _thread
 import ctypes
-import mmap
 import resource
 import sys
 
@@ -82,13 +81,19 @@ def report() -> dict[str, str]:
         return {**_report, "swap": locked}
 
 
+def _page_size() -> int:
+    import mmap  # here: the warm `run` path imports this module for not_dumpable() alone
+
+    return mmap.PAGESIZE
+
+
 def _pages(buf: bytearray) -> range:
     if not buf or _LIBC is None:
         return range(0)
     view = (ctypes.c_char * len(buf)).from_buffer(buf)
     address = ctypes.addressof(view)
     del view  # releases the export, so the bytearray stays an ordinary bytearray
-    page = mmap.PAGESIZE
+    page = _page_size()
     first = address - address % page
     return range(first, address + len(buf), page)
 
@@ -99,7 +104,7 @@ def lock_buffer(buf: bytearray) -> bool:
     pages = _pages(buf)
     if not pages or _LIBC is None:
         return False
-    size = ctypes.c_size_t(len(pages) * mmap.PAGESIZE)
+    size = ctypes.c_size_t(len(pages) * _page_size())
     with _lock:
         if _LIBC.mlock(ctypes.c_void_p(pages.start), size) != 0:
             _unlockable += 1
@@ -122,4 +127,4 @@ def unlock_buffer(buf: bytearray) -> None:
             _pages_held[page] -= 1
             if not _pages_held[page]:
                 del _pages_held[page]
-                _LIBC.munlock(ctypes.c_void_p(page), ctypes.c_size_t(mmap.PAGESIZE))
+                _LIBC.munlock(ctypes.c_void_p(page), ctypes.c_size_t(_page_size()))

@@ -8,8 +8,8 @@ after the shell exited is not mistaken for the shell.
 
 from __future__ import annotations
 
+import _socket  # not socket: see client.py
 import os
-import socket
 import struct
 import sys
 
@@ -43,9 +43,9 @@ class Proc:
         return hash((self.pid, self.start))
 
 
-def peer_of(sock: socket.socket) -> Peer:
+def peer_of(sock: _socket.socket) -> Peer:
     if sys.platform.startswith("linux"):
-        cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        cred = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         pid, uid, _gid = struct.unpack("3i", cred)
         return Peer(pid or None, uid)
     if sys.platform == "darwin":
@@ -53,7 +53,7 @@ def peer_of(sock: socket.socket) -> Peer:
     raise OSError("peer credentials are not supported on this platform")
 
 
-def _darwin_peer(sock: socket.socket) -> Peer:
+def _darwin_peer(sock: _socket.socket) -> Peer:
     # struct xucred { u_int cr_version; uid_t cr_uid; short cr_ngroups; gid_t cr_groups[16]; }
     cred = sock.getsockopt(0, 0x001, 76)  # SOL_LOCAL, LOCAL_PEERCRED
     uid = struct.unpack_from("I", cred, 4)[0]

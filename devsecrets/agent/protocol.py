@@ -15,7 +15,6 @@ Requests are headers only; a connection carries one request and its reply.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Sequence
 
 VERSION = 1
@@ -27,6 +26,7 @@ MAX_TEXT = 4096
 
 TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
 if TYPE_CHECKING:
+    from _socket import socket as Socket  # socket.socket too: it subclasses this one
     from typing import Any, TypeAlias
 
     Header: TypeAlias = dict[str, Any]
@@ -41,7 +41,7 @@ class ProtocolError(Exception):
         self.code = code
 
 
-def send_message(sock: socket.socket, header: Header, values: Sequence[bytearray] = ()) -> None:
+def send_message(sock: Socket, header: Header, values: Sequence[bytearray] = ()) -> None:
     """Send a header and, when it announces them, the value frames."""
     body = json.dumps({"v": VERSION, **header}, separators=(",", ":")).encode()
     if len(body) > MAX_HEADER:
@@ -51,7 +51,7 @@ def send_message(sock: socket.socket, header: Header, values: Sequence[bytearray
         _send_parts(sock, [len(value).to_bytes(4, "big"), memoryview(value)])
 
 
-def read_header(sock: socket.socket) -> Header:
+def read_header(sock: Socket) -> Header:
     """One header frame, checked: size, JSON object, protocol version."""
     length = _read_length(sock, MAX_HEADER, "header")
     body = bytearray(length)
@@ -71,7 +71,7 @@ def read_header(sock: socket.socket) -> Header:
     return header
 
 
-def read_values(sock: socket.socket, count: int) -> list[bytearray]:
+def read_values(sock: Socket, count: int) -> list[bytearray]:
     """`count` value frames, each in a bytearray of exactly its length; wiped on any error."""
     if not 0 <= count <= MAX_VALUES:
         raise ProtocolError(f"{count} values announced; at most {MAX_VALUES}", "too_large")
@@ -97,7 +97,7 @@ def wipe(values: Sequence[bytearray]) -> None:
         value[:] = bytes(len(value))
 
 
-def _read_length(sock: socket.socket, limit: int, what: str) -> int:
+def _read_length(sock: Socket, limit: int, what: str) -> int:
     prefix = bytearray(4)
     _recv_exact(sock, prefix)
     length = int.from_bytes(prefix, "big")
@@ -106,7 +106,7 @@ def _read_length(sock: socket.socket, limit: int, what: str) -> int:
     return length
 
 
-def _recv_exact(sock: socket.socket, buf: bytearray) -> None:
+def _recv_exact(sock: Socket, buf: bytearray) -> None:
     view = memoryview(buf)
     while view:
         n = sock.recv_into(view)
@@ -115,7 +115,7 @@ def _recv_exact(sock: socket.socket, buf: bytearray) -> None:
         view = view[n:]
 
 
-def _send_parts(sock: socket.socket, parts: list[bytes | memoryview]) -> None:
+def _send_parts(sock: Socket, parts: list[bytes | memoryview]) -> None:
     """sendmsg may send less than asked (a signal, a full buffer): send the rest."""
     views = [memoryview(part) for part in parts]
     while views:
