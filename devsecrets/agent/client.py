@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 StrPath = str | os.PathLike[str]
 
 CONNECT_TIMEOUT = 3.0  # the agent answers (or says "fetching") well within this
-MAX_CONFIG_BYTES = 1 << 20  # as config.py (which imports yaml): read the same bytes
 
 
 class AgentUnavailable(Exception):
@@ -147,16 +146,16 @@ def enter_project(shell_pid: int, start: str | None = None) -> Header:
 
 
 def config_digest(path: StrPath) -> str | None:
-    """SHA-256 of the config's bytes, as `Config.digest` computes it; None if unreadable.
-    No checks here: the agent re-reads the file through every check before it serves."""
+    """SHA-256 of the config's bytes, as `Config.digest` computes it; None if unreadable
+    (the agent says why when it reads the file itself)."""
     import hashlib
 
+    from devsecrets.configfile import read_config_bytes
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError:
+        return hashlib.sha256(read_config_bytes(path)).hexdigest()
+    except DevsecretsError:
         return None
-    return hashlib.sha256(data).hexdigest()
 
 
 def ensure_agent(timeout: float = 10.0) -> Header:
