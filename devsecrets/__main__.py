@@ -1,6 +1,6 @@
 """`python -m devsecrets`."""
 
-from devsecrets.cli import main
+from devsecrets.entry import main
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,6 @@
-"""The session agent's state, as `audit` and `doctor` report it.
-
-The session agent (issue 5: a per-user process holding fetched values in hardened memory)
-is built on another branch. Until it is merged, this build has no agent, and both commands
-say so rather than guess. After the merge, `session_agent_state` is the one function to
-change: ask the agent whether it is running and which hardening is active
-(PR_SET_DUMPABLE 0, RLIMIT_CORE 0, mlock), and return that.
-"""
+"""The session agent's state, as `audit` and `doctor` report it: whether it runs, and
+whether its hardening is active (memory closed to other processes of the user, no core
+dumps), as the agent itself reports (agent/harden.py)."""
 
 from __future__ import annotations
 
@@ -32,5 +27,21 @@ class AgentState:
 
 
 def session_agent_state() -> AgentState:
-    """Is the session agent running, and hardened? The merge of issue 5 plugs in here."""
-    return AgentState(available=False, running=None, hardened=None, detail="not part of this build")
+    """Is the session agent running, and hardened?"""
+    from devsecrets.agent import client
+
+    try:
+        reply = client.status()
+    except client.AgentUnavailable as exc:
+        if exc.code == "not_running":
+            return AgentState(True, False, None, "not running (started on entering a project)")
+        return AgentState(True, None, None, exc.message)
+    hardening = {str(k): str(v) for k, v in dict(reply.get("hardening") or {}).items()}
+    hardened = hardening.get("memory access", "").startswith("closed") and hardening.get(
+        "core dumps", ""
+    ).startswith("off")
+    sessions = len(reply.get("sessions") or [])
+    detail = f"running (pid {reply.get('pid')}, {sessions} sessions); " + "; ".join(
+        f"{what}: {how}" for what, how in hardening.items()
+    )
+    return AgentState(True, True, hardened, detail)

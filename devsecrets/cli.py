@@ -296,6 +296,38 @@ def doctor(as_json: bool) -> int:
 
 
 @cli.command()
+@click.option("--foreground", is_flag=True, help="Run in this terminal, logging to stderr.")
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(min=0.1),
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Exit after holding nothing for this long.",
+)
+@click.option("--ready-fd", type=int, hidden=True)
+def agent(foreground: bool, idle_exit: float, ready_fd: int | None) -> int:
+    """Start the session agent (one per user), unless one is running.
+
+    The agent holds a project's values in memory while your shell is in it, so that `run`
+    need not ask 1Password or the keyring each time. Other users cannot reach it, and
+    programs you start cannot ask it for anything without your shell's session. The shell
+    hook starts it on demand; it exits by itself when it holds nothing.
+    """
+    from devsecrets.agent.commands import agent_command
+
+    return agent_command(foreground=foreground, idle_exit=idle_exit, ready_fd=ready_fd)
+
+
+@cli.command()
+def lock() -> int:
+    """Wipe every secret the session agent holds, now."""
+    from devsecrets.agent.commands import lock_command
+
+    return lock_command()
+
+
+@cli.command()
 def demo() -> int:
     """A guided tour in a throwaway directory; needs neither 1Password nor a keyring."""
     from devsecrets.demo import run_demo

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import yaml
 
+from devsecrets import lookup
 from devsecrets.configfile import read_config_bytes
 from devsecrets.durations import FIX as DURATION_FIX
 from devsecrets.durations import parse_duration
 from devsecrets.errors import ConfigError
-from devsecrets.paths import CONFIG_NAME
 from devsecrets.refs import Ref, RefError, parse_ref
 from devsecrets.yamldoc import Document, join, line_of
 
@@ -127,24 +127,13 @@ class Config:
 
 def start_dir() -> Path:
     """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
-    cwd = os.getcwd()
-    pwd = os.environ.get("PWD", "")
-    try:
-        if pwd.startswith("/") and os.path.samefile(pwd, cwd):
-            return Path(pwd)
-    except OSError:
-        pass
-    return Path(cwd)
+    return Path(lookup.start_dir())
 
 
 def find_config(start: Path | None = None) -> Path | None:
-    """The nearest `.devsecrets.yml` at or above `start`."""
-    here = start or start_dir()
-    for directory in (here, *here.parents):
-        candidate = directory / CONFIG_NAME
-        if os.path.lexists(candidate):
-            return candidate
-    return None
+    """The nearest `.devsecrets.yml` at or above `start` (lookup.py: also the warm path's)."""
+    found = lookup.find_config(str(start) if start else None)
+    return Path(found) if found else None
 
 
 def load_config(start: Path | None = None) -> Config:

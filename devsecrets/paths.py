@@ -7,8 +7,9 @@ otherwise platformdirs' per-user directories are used.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from devsecrets import lookup
 
 CONFIG_NAME = ".devsecrets.yml"
 APP = "devsecrets"
@@ -59,14 +60,9 @@ def state_dir() -> Path:
 
 
 def runtime_dir() -> Path:
-    """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp."""
-    home = _home_override()
-    if home:
-        return home / "run"
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return Path(xdg) / APP
-    return Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp
+    (lookup.py: the one rule, also for the warm `run` path, which avoids pathlib)."""
+    return Path(lookup.runtime_dir())
 
 
 def private_dir(path: Path) -> Path:

@@ -19,7 +19,6 @@ import resource
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from devsecrets.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, DevsecretsError
 from devsecrets.mask import MIN_MASK_LENGTH
@@ -59,12 +58,18 @@ class ExecFailed(DevsecretsError):
             self.exit_code = EXIT_NOT_EXECUTABLE
 
 
-@dataclass(frozen=True)
 class Outcome:
-    """How the child ended: an exit code, or the signal that killed it."""
+    """How the child ended: an exit code, or the signal that killed it. (A plain class: a
+    dataclass or NamedTuple would cost the warm `run` path ≈ 8 or 2.5 ms of imports.)"""
 
-    code: int
-    signal: int | None = None
+    __slots__ = ("code", "signal")
+
+    def __init__(self, code: int, signal: int | None = None) -> None:
+        self.code = code
+        self.signal = signal
+
+    def __repr__(self) -> str:
+        return f"Outcome(code={self.code}, signal={self.signal})"
 
     @classmethod
     def from_wait_status(cls, status: int) -> Outcome:
@@ -149,15 +154,28 @@ def run_in_project(
     argv: Sequence[str], *, only: Sequence[str] = (), mask: bool = True, verbose: bool = False
 ) -> Outcome:
     """The `run` command: config → trust → selection → policy → fetch → child."""
-    from devsecrets.config import load_config
+    from devsecrets.project import load_project, resolve_project
     from devsecrets.resolve import select
-    from devsecrets.serve import serve
-    from devsecrets.trust import require_trusted
 
-    config = load_config()
-    require_trusted(config)
+    config = load_project()
     specs = select(config, only, argv[0])
-    secrets = serve(config, specs, command=argv[0])
+    secrets = resolve_project(config, specs, command=argv[0])
+    sources = sorted({spec.ref.provider for spec in specs})
+    return start_child(
+        argv, secrets, project=config.project, sources=sources, mask=mask, verbose=verbose
+    )
+
+
+def start_child(
+    argv: Sequence[str],
+    secrets: dict[str, Secret],
+    *,
+    project: str,
+    sources: Sequence[str],
+    mask: bool,
+    verbose: bool,
+) -> Outcome:
+    """Say what the user should know, then run the child; shared by the warm (agent) path."""
     for name in shadowed_names(secrets, os.environb):
         _warn(
             f"{name} is also exported in your shell; the command gets the devsecrets value "
@@ -168,13 +186,13 @@ def run_in_project(
             if len(secret) < MIN_MASK_LENGTH:
                 _warn(f"{name} is shorter than {MIN_MASK_LENGTH} bytes and cannot be masked")
     if verbose:
-        _warn(_summary(argv[0], config.project, specs, mask))
+        _warn(_summary(argv[0], project, list(secrets), sources, mask))
     return run_command(argv, secrets, mask=mask)
 
 
-def _summary(command: str, project: str, specs: Sequence[object], mask: bool) -> str:
-    names = [getattr(s, "name", "?") for s in specs]
-    sources = sorted({getattr(getattr(s, "ref", None), "provider", "?") for s in specs})
+def _summary(
+    command: str, project: str, names: Sequence[str], sources: Sequence[str], mask: bool
+) -> str:
     listed = f" ({', '.join(names)})" if names else ""
     where = f" from {', '.join(sources)}" if sources else ""
     masking = "output masked" if mask else "output not masked"

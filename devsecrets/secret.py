@@ -7,9 +7,11 @@ reads it through `view()` or compares in constant time; nothing converts it to `
 
 from __future__ import annotations
 
-import hmac
 import re
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # Well-formed UTF-8 (RFC 3629), matched on the bytes themselves: decoding to check would
 # leave an unwipeable `str` copy behind.
@@ -45,6 +47,8 @@ class Secret:
 
     def equals(self, other: Secret) -> bool:
         """Constant-time comparison of two values."""
+        import hmac  # here, not at the top: loading OpenSSL costs the warm `run` path ≈ 3 ms
+
         return hmac.compare_digest(self._buf, other._buf)
 
     def is_utf8(self) -> bool:

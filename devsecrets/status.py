@@ -171,6 +171,8 @@ def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
 
 
 def show_status(*, as_json: bool, now: datetime | None = None) -> int:
+    from devsecrets.agent.commands import agent_state, describe
+
     config = load_config()
     verdict = check(config)
     trusted = verdict.state == ALLOWED
@@ -179,6 +181,7 @@ def show_status(*, as_json: bool, now: datetime | None = None) -> int:
     rows, warnings = result.rows, result.warnings
     if not trusted:
         warnings.append("providers were not asked (the config is not trusted)")
+    agent = agent_state(config.path)
     if as_json:
         document = {
             "project": config.project,
@@ -186,6 +189,7 @@ def show_status(*, as_json: bool, now: datetime | None = None) -> int:
             "scope": config.scope,
             "trust": verdict.as_json(),
             "secrets": [row.as_json() for row in rows],
+            "agent": agent,
             "warnings": warnings,
         }
         print(json.dumps(document, indent=2))
@@ -201,6 +205,7 @@ def show_status(*, as_json: bool, now: datetime | None = None) -> int:
     for row in rows:
         for note in row.notes():
             print(f"  {row.name}: {note}")
+    print(describe(agent))
     for warning in warnings:
         print(f"devsecrets: warning: {warning}", file=sys.stderr)
     return 0

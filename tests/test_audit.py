@@ -187,14 +187,14 @@ def test_the_other_two_questions(planted: Path) -> None:
         "PAYMENTS",
         "Stripe key",
     ]
-    assert report.agent.detail == "not part of this build"
+    assert report.agent.detail == "not running (started on entering a project)"
 
 
 def test_text_and_json_never_hold_a_value(planted: Path) -> None:
     report = run_audit(str(planted), env=ENV)
     text = "\n".join(render_text(report))
     assert_no_value(text)
-    assert "session agent: not part of this build" in text
+    assert "session agent: not running (started on entering a project)" in text
     assert "shell hook: not installed" in text
     assert text.rstrip().endswith("(target 0 / none / none) — not clean")
     document = json.loads(render_json(report))
@@ -202,10 +202,10 @@ def test_text_and_json_never_hold_a_value(planted: Path) -> None:
     assert document["score"] == {"plaintext": 20, "beyond_child": 2, "production": 5}
     assert document["clean"] is False
     assert document["agent"] == {
-        "available": False,
-        "running": None,
+        "available": True,
+        "running": False,
         "hardened": None,
-        "detail": "not part of this build",
+        "detail": "not running (started on entering a project)",
     }
 
 

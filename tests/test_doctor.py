@@ -38,7 +38,7 @@ def test_a_healthy_project(inproc: InProcess, tmp_path: Path) -> None:
     assert "✓ provider keyring: keyring backend fakes.filekeyring.FileKeyring" in out
     assert "✓ project: shop (" in out and "1 from keyring, 1 from onepassword" in out
     assert "✓ trust: allowed until " in out
-    assert "· session agent: not part of this build" in out
+    assert "· session agent: not running (started on entering a project)" in out
     assert "· shell hook: not installed in any rc file\n    fix: devsecrets hook --install" in out
     assert "· hook in this shell: cannot be seen from here" in out
     assert "· team policy: none at " in out

@@ -1,0 +1,32 @@
+"""The console script. `run` with a session capability goes to the warm path first, which
+imports neither click nor yaml nor keyring; everything else, and every case the warm path
+declines, goes to the full command line (cli.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["run"]:
+        from devsecrets.agent.harden import not_dumpable
+
+        # First, before anything is read: the capability is in our environment and values
+        # will be in our memory; other processes of the user must not read either. (exec
+        # makes the child dumpable again: what the child is given stays readable, by design.)
+        not_dumpable()
+        from devsecrets.run import SESSION_ENV
+
+        capability = os.environ.get(SESSION_ENV)
+        if capability:
+            from devsecrets.agent.fastpath import try_run
+
+            try:
+                try_run(args[1:], capability)
+            except KeyboardInterrupt:  # Ctrl-C before the child started: as cli.main does
+                sys.exit(130)
+    from devsecrets.cli import main as cli_main
+
+    cli_main()

@@ -1,0 +1,57 @@
+"""Where the project config and the agent's socket are, as plain strings.
+
+paths.py (pathlib, for everything else) delegates its lookups here. The warm `run` path
+calls this module directly: importing pathlib would cost it ≈ 3 ms (pathlib pulls in
+urllib.parse and ipaddress), a tenth of what that path is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from devsecrets.configfile import CONFIG_NAME
+
+APP = "devsecrets"  # = paths.APP
+
+
+def runtime_dir() -> str:
+    """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp."""
+    home = os.environ.get("DEVSECRETS_HOME")
+    if home:
+        return os.path.join(home, "run")
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return os.path.join(xdg, APP)
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+
+
+def start_dir() -> str:
+    """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
+    cwd = os.getcwd()
+    pwd = os.environ.get("PWD", "")
+    try:
+        if pwd.startswith("/") and os.path.samefile(pwd, cwd):
+            return _clean(pwd)
+    except OSError:
+        pass
+    return cwd
+
+
+def find_config(start: str | None = None) -> str | None:
+    """The nearest `.devsecrets.yml` at or above `start` (default: start_dir())."""
+    here = _clean(os.path.abspath(start)) if start else start_dir()
+    while True:
+        candidate = os.path.join(here, CONFIG_NAME)
+        if os.path.lexists(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def _clean(path: str) -> str:
+    """As pathlib spells an absolute path: no empty or '.' parts; '..' kept (symlinks)."""
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
