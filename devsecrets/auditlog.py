@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devsecrets.errors import DevsecretsError
 from devsecrets.paths import state_dir
 from devsecrets.statefiles import append_private
+
+if TYPE_CHECKING:
+    from devsecrets.config import Config
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,26 @@ def append(
             f"cannot append to the audit log {audit_path()}: {exc.strerror}",
             f"check the permissions and free space of {audit_path().parent}",
         ) from None
+
+
+def append_run(
+    config: Config,
+    events: Sequence[Event],
+    *,
+    command: str,
+    now: datetime,
+    warn: Callable[[str], None],
+) -> None:
+    """A run's decisions. A log that cannot be written is reported through `warn` and does
+    not block the run: it is the developer's own record, not a gate."""
+    try:
+        append(
+            events,
+            action="run",
+            project=config.project,
+            config=str(config.path),
+            now=now,
+            command=command,
+        )
+    except DevsecretsError as exc:
+        warn(f"{exc.message} ({exc.fix})")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from devsecrets.config import Config, PolicyBlock, SecretSpec
+from devsecrets.config import POLICY_KEYS, Config, PolicyBlock, SecretSpec
 from devsecrets.providers.base import Metadata
 from devsecrets.refs import OpRef
 from devsecrets.secret import Secret
@@ -157,15 +157,7 @@ class Policy:
 
 
 # The keys of a policy layer, in the order `devsecrets policy` shows them.
-SETTINGS = (
-    "max_age",
-    "warn_before",
-    "allowed_scopes",
-    "session_ttl",
-    "trust_ttl",
-    "vaults",
-    "deny_values",
-)
+SETTINGS = tuple(POLICY_KEYS)
 
 
 def policy_for(config: Config) -> Policy:

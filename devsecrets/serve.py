@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from devsecrets import auditlog
 from devsecrets.auditlog import Event
 from devsecrets.config import Config, SecretSpec
-from devsecrets.errors import DevsecretsError, RefusedError
+from devsecrets.errors import RefusedError
 from devsecrets.ledger import Record, note_outside_change, read_records
 from devsecrets.policy import policy_for
 from devsecrets.resolve import Resolved, resolve
@@ -41,17 +41,7 @@ def serve(
     now = now or datetime.now(UTC)
 
     def audit(events: list[Event]) -> None:
-        try:
-            auditlog.append(
-                events,
-                action="run",
-                project=config.project,
-                config=str(config.path),
-                now=now,
-                command=command,
-            )
-        except DevsecretsError as exc:
-            warn(f"{exc.message} ({exc.fix})")
+        auditlog.append_run(config, events, command=command, now=now, warn=warn)
 
     records = read_records(config.project)
     try:

@@ -205,18 +205,7 @@ def audit_served(
     from devsecrets import auditlog
 
     events = [auditlog.Event(name, "served", "from the session agent") for name in names]
-    config = session.config
-    try:
-        auditlog.append(
-            events,
-            action="run",
-            project=config.project,
-            config=str(config.path),
-            now=datetime.now(UTC),
-            command=command,
-        )
-    except DevsecretsError as exc:
-        log(f"{exc.message} ({exc.fix})")
+    auditlog.append_run(session.config, events, command=command, now=datetime.now(UTC), warn=log)
 
 
 def key(capability: str) -> bytes:
