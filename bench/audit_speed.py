@@ -81,8 +81,8 @@ def main() -> None:
         started = time.perf_counter()
         build(project, args.files, random.Random(7))
         print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
-        box.keyring_entries("big", {"database-url": "postgres://x", "API_TOKEN": "sbx"})
         box.allow(project)
+        box.set_secrets(project, {"DATABASE_URL": "postgres://x", "API_TOKEN": "sbx-token"})
         grep = shutil.which("grep") or "grep"
         excluded = " ".join(f"--exclude-dir={d}" for d in (".git", "node_modules", ".venv"))
         commands = {

@@ -55,8 +55,8 @@ def main() -> None:
         rng = random.Random(2)
         values = {n: f"sbx_{rng.getrandbits(128):032x}"[: 20 + 2 * i] for i, n in enumerate(names)}
         project = box.project("p", "secrets:\n" + "".join(f"  {n}: keyring\n" for n in names))
-        box.keyring_entries("p", values)
         box.allow(project)
+        box.set_secrets(project, values)
         log = str(box.root / "big.log")
         make_log(log, args.mb)
         writer = box.root / "writer.py"

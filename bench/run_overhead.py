@@ -27,13 +27,13 @@ def main() -> None:
         keyring_project = box.project(
             "kr", "secrets:\n" + "".join(f"  {n}: keyring\n" for n in NAMES)
         )
-        box.keyring_entries("kr", {n: f"sandbox-value-{n}" for n in NAMES})
         op_project = box.project(
             "op", "secrets:\n" + "".join(f"  {n}: op://Staging/{n}/credential\n" for n in NAMES)
         )
         box.op_items({"Staging": {n: {"credential": f"sandbox-value-{n}"} for n in NAMES}})
         for project in (keyring_project, op_project):
             box.allow(project)
+        box.set_secrets(keyring_project, {n: f"sandbox-value-{n}" for n in NAMES})
         envrc = keyring_project / ".envrc"
         envrc.write_text("".join(f"export {n}=sandbox-value-{n}\n" for n in NAMES))
         direnv = shutil.which("direnv")

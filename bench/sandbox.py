@@ -68,9 +68,18 @@ class Sandbox:
             ),
         )
 
-    def keyring_entries(self, project: str, entries: dict[str, str]) -> None:
-        data = {f"devsecrets/{project}\0{k}": v for k, v in entries.items()}
-        self.keyring_file.write_text(json.dumps(data))
+    def set_secrets(self, project: Path, values: dict[str, str]) -> None:
+        """Store keyring secrets as a user does (`devsecrets set NAME`, value on stdin), so
+        the rotation ledger knows them; the project must be allowed first."""
+        for name, value in values.items():
+            subprocess.run(
+                [DEVSECRETS, "set", name],
+                cwd=project,
+                env=dict(self.env, PWD=str(project)),
+                input=value.encode(),
+                capture_output=True,
+                check=True,
+            )
 
     def allow(self, project: Path) -> None:
         """Trust the project, when this devsecrets has trust (allow exists from issue 3 on)."""
