@@ -102,7 +102,7 @@ def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
     assert shell.status == 0 and inject_calls(sandbox) == fetched, out
     imported = {line.split("|")[-1].strip() for line in out.splitlines() if "|" in line}
     assert "devsecrets.agent.fastpath" in imported
-    slow = {"click", "yaml", "keyring", "platformdirs", "pathlib", "typing", "dataclasses"}
+    slow = {"click", "yaml", "keyring", "platformdirs", "pathlib", "typing", "dataclasses", "json"}
     assert imported & slow == set()
 
 

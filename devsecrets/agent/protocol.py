@@ -14,8 +14,9 @@ Requests are headers only; a connection carries one request and its reply.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+
+from devsecrets.agent import wirejson
 
 VERSION = 1
 MAX_HEADER = 64 * 1024
@@ -43,7 +44,10 @@ class ProtocolError(Exception):
 
 def send_message(sock: Socket, header: Header, values: Sequence[bytearray] = ()) -> None:
     """Send a header and, when it announces them, the value frames."""
-    body = json.dumps({"v": VERSION, **header}, separators=(",", ":")).encode()
+    try:
+        body = wirejson.dumps({"v": VERSION, **header}).encode()
+    except ValueError as exc:
+        raise ProtocolError(f"the header cannot be sent: {exc}") from None
     if len(body) > MAX_HEADER:
         raise ProtocolError("header too large", "too_large")
     _send_parts(sock, [len(body).to_bytes(4, "big"), body])
@@ -57,8 +61,8 @@ def read_header(sock: Socket) -> Header:
     body = bytearray(length)
     _recv_exact(sock, body)
     try:
-        header = json.loads(body)
-    except ValueError:
+        header = wirejson.loads(body.decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ProtocolError("the header is not JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("the header is not a JSON object")
