@@ -189,14 +189,15 @@ def ensure_agent(timeout: float = 10.0) -> Header:
 
 
 def _spawn(timeout: float) -> int | None:
-    """Start `devsecrets agent --foreground` in its own session; wait until it is ready."""
+    """Start the agent (`devsecrets agent --foreground`, without the command line: see
+    agent/__main__.py) in its own session; wait until it is ready."""
     import subprocess
 
     from devsecrets.run import SESSION_ENV
 
     read_fd, write_fd = os.pipe()
     env = {key: value for key, value in os.environ.items() if key != SESSION_ENV}
-    argv = [sys.executable, "-m", "devsecrets", "agent", "--foreground"]
+    argv = [sys.executable, "-m", "devsecrets.agent"]
     proc = subprocess.Popen(
         [*argv, "--ready-fd", str(write_fd)],
         pass_fds=(write_fd,),
