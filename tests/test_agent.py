@@ -24,7 +24,6 @@ from agentkit import (
     canary_project,
     canary_state,
     inject_calls,
-    no_agent_left_behind,
     sessions,
     shells,
     start_agent,
@@ -38,7 +37,7 @@ from devsecrets.agent import client, protocol
 from devsecrets.agent.rundir import socket_path
 from devsecrets.errors import DevsecretsError
 
-__all__ = ["agent", "no_agent_left_behind", "shells"]  # fixtures, imported to be used here
+__all__ = ["agent", "shells"]  # fixtures, imported to be used here
 PRINT_ENV = f"{sys.executable} -c 'import os; print(sorted(os.environ.items()))'"
 Shells = Callable[[Path], Shell]
 

@@ -14,7 +14,6 @@ from agentkit import (
     agent,
     canary_project,
     canary_state,
-    no_agent_left_behind,
     start_agent,
     wait_for,
 )
@@ -24,7 +23,7 @@ from helpers import store_keyring
 from devsecrets.agent import client
 from devsecrets.agent.rundir import socket_path
 
-__all__ = ["agent", "no_agent_left_behind"]  # fixtures, imported to be used here
+__all__ = ["agent"]  # fixtures, imported to be used here
 
 
 def enter(project: Path) -> dict[str, object]:
