@@ -1,0 +1,209 @@
+"""The shell hooks wired to the session agent, in real bash, zsh and fish on a pty.
+
+Entering a trusted project starts a fetch in the agent (started on demand) and returns at
+once; a later prompt prints the agent's report. `devsecrets` in the shell is a function that
+hands the capability to devsecrets alone, so `run` is served from the agent (the fake op's
+call log shows no new `inject`); leaving, losing trust, `lock`, the shell exiting and a
+killed agent all end in a shell that holds nothing anybody else can use. After every step
+(`checked`): no canary, no capability, no hook variable in what the shell exports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentkit import agent, agent_pid, inject_calls, wait_for
+from conftest import Sandbox
+from fakes.opstate import item, make_state, vault, write_state
+from helpers import DEVSECRETS, write_project
+from shellkit import (
+    CANARY_KR,
+    CANARY_OP,
+    CONFIG,
+    ENTERED,
+    LEFT,
+    READY,
+    SHELLS,
+    Shell,
+    canaries,
+    hook_file,
+    shell,
+    world,
+)
+
+from devsecrets.agent import client
+
+__all__ = ["agent", "canaries", "shell", "world"]  # fixtures
+pytestmark = pytest.mark.shells
+SHOW = "devsecrets run -- sh -c 'echo key=$STRIPE_API_KEY db=$DATABASE_URL'"
+
+
+def sessions_of(shell: Shell) -> list[dict[str, Any]]:
+    """The agent's sessions bound to this shell (none when no agent runs)."""
+    try:
+        every = client.status()["sessions"]
+    except client.AgentUnavailable:
+        return []
+    return [s for s in every if s["shell"] == shell.pid]
+
+
+def enter(shell: Shell, line: str = "cd shop") -> str:
+    """Enter the project, wait for the report, return the capability the shell holds."""
+    mark = shell.mark()
+    assert ENTERED in shell.checked(line)
+    shell.await_line(READY, mark)
+    capability = shell.variable("__devsecrets_cap")
+    assert capability.startswith("dsc1_")
+    [session] = sessions_of(shell)
+    assert session["state"] == "ready"
+    return capability
+
+
+def served_by_the_agent(shell: Shell, sandbox: Sandbox) -> None:
+    before = inject_calls(sandbox)
+    out = shell.checked(SHOW)
+    assert "key=<concealed by devsecrets> db=<concealed by devsecrets>" in out
+    assert CANARY_OP not in out and CANARY_KR not in out
+    assert inject_calls(sandbox) == before, "the run asked 1Password itself"
+
+
+def not_a_shell_variable(shell: Shell, name: str) -> None:
+    if shell.kind == "fish":
+        assert "unset" in shell.step(f"set -q {name}; or echo unset")
+    else:
+        assert "[unset]" in shell.step(f'echo "[${{{name}-unset}}]"')
+
+
+def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox) -> None:
+    enter(shell)
+    assert inject_calls(sandbox) == 1  # the agent's fetch
+    served_by_the_agent(shell, sandbox)
+    not_a_shell_variable(shell, "DEVSECRETS_SESSION")
+    assert "devsecrets:" not in shell.checked("cd src")  # same project, same session
+    served_by_the_agent(shell, sandbox)
+    assert LEFT in shell.checked("cd ../..")
+    assert sessions_of(shell) == []  # wiped before the prompt came back
+    assert shell.variable("__devsecrets_cap") == ""
+    assert "devsecrets:" not in shell.checked("true")
+
+
+def test_programs_of_the_shell_never_see_the_capability(
+    shell: Shell, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    capability = enter(shell)
+    python = f"{sys.executable} -c 'import os; print(sorted(os.environ.items()))'"
+    for line in (python, "devsecrets run -- env", f"devsecrets run -- {python}"):
+        out = shell.checked(line)
+        assert "DEVSECRETS_SESSION" not in out and capability not in out, line
+    # devsecrets itself gets it in its environment, never in argv (/proc/PID/cmdline)
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    argv_log, env_log = tmp_path / "argv.log", tmp_path / "env.log"
+    for name, real in (("devsecrets", DEVSECRETS), ("python", sys.executable)):
+        (spy / name).write_text(
+            f'#!/bin/sh\necho "$0 $*" >> "{argv_log}"\nenv >> "{env_log}"\nexec "{real}" "$@"\n'
+        )
+        (spy / name).chmod(0o755)
+    path = f"set -gx PATH {spy} $PATH" if shell.kind == "fish" else f"PATH={spy}:$PATH"
+    shell.step(path)
+    assert "(staging)" in shell.checked("devsecrets status")  # the function → the spy
+    shell.assign("__devsecrets_python", str(spy / "python"))
+    assert LEFT in shell.checked("cd ..")  # the hook's call sends `leave` with it
+    assert argv_log.read_text().count(str(spy)) == 2
+    assert capability not in argv_log.read_text()
+    assert env_log.read_text().count(f"DEVSECRETS_SESSION={capability}") == 2
+
+
+def test_a_slow_provider_does_not_hold_up_the_prompt(
+    agent: object, shell: Shell, sandbox: Sandbox
+) -> None:
+    latency = 1.0
+    state = make_state(
+        [vault("Staging", items=[item("stripe-sandbox", {"credential": CANARY_OP})])],
+        latency_ms=latency * 1000,
+    )
+    write_state(sandbox.op_state, state)
+    mark = shell.mark()
+    started = time.monotonic()
+    assert ENTERED in shell.step("cd shop")
+    assert time.monotonic() - started < latency / 2, "the prompt waited for 1Password"
+    assert [s["state"] for s in sessions_of(shell)] == ["fetching"]
+    out = shell.step(SHOW)  # waits for the agent's fetch, which is already under way
+    assert "key=<concealed by devsecrets>" in out
+    assert inject_calls(sandbox) == 1  # the agent's
+    shell.await_line(READY, mark)
+
+
+def test_leaving_the_shell_wipes_its_session(tmp_path: Path, world: Path) -> None:
+    for kind in SHELLS:
+        session = Shell(kind, tmp_path, world, hook_file(tmp_path, kind))
+        enter(session)
+        session.close()  # the agent notices the dead shell pid by itself: no hook runs
+        wait_for(lambda s=session: sessions_of(s) == [], what=f"{kind}'s session to go")
+
+
+def test_lock_wipes_run_falls_back_and_the_next_entry_fetches_again(
+    shell: Shell, sandbox: Sandbox
+) -> None:
+    enter(shell)
+    assert "devsecrets: wiped 1 session" in shell.checked("devsecrets lock")
+    assert sessions_of(shell) == []
+    before = inject_calls(sandbox)
+    out = shell.checked(SHOW)  # the capability is dead: run asks the providers itself
+    assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == before + 1
+    assert "devsecrets:" not in shell.checked("cd src")  # still the same project: stays locked
+    assert sessions_of(shell) == []
+    assert LEFT in shell.checked("cd ../..")
+    enter(shell)
+    served_by_the_agent(shell, sandbox)
+
+
+def test_a_killed_agent_run_falls_back_and_the_hook_starts_another(
+    shell: Shell, sandbox: Sandbox
+) -> None:
+    enter(shell)
+    first = agent_pid()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: agent_pid() is None, what="the agent to die")
+    before = inject_calls(sandbox)
+    out = shell.checked(SHOW)
+    assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == before + 1
+    assert LEFT in shell.checked("cd ..")  # nothing is held: the agent's memory is gone
+    enter(shell)
+    assert agent_pid() not in (None, first)
+    served_by_the_agent(shell, sandbox)
+
+
+def test_losing_trust_leaves_and_an_untrusted_project_is_not_entered(
+    shell: Shell, world: Path
+) -> None:
+    enter(shell)
+    out = shell.checked("echo '  NEW_TOKEN: keyring' >> .devsecrets.yml")
+    assert "changed since you allowed it — review it, then run devsecrets allow; session wiped" in (
+        out
+    )
+    assert sessions_of(shell) == [] and shell.variable("__devsecrets_cap") == ""
+    assert "devsecrets:" not in shell.checked("cd ..")  # nothing left to say on leaving
+    write_project(world, CONFIG.replace("shop", "fresh"), name="fresh")
+    assert "is not trusted" in shell.checked("cd fresh")
+    assert sessions_of(shell) == [] and shell.variable("__devsecrets_cap") == ""
+    assert "devsecrets:" not in shell.checked("cd ..")
+    (world / "shop" / ".devsecrets.yml").write_text(CONFIG)  # as it was allowed
+    enter(shell)
+    assert "is denied; nothing is served here; session wiped" in shell.checked("devsecrets deny")
+    assert sessions_of(shell) == []
+
+
+def test_without_a_capability_the_function_just_runs_devsecrets(shell: Shell) -> None:
+    is_function = "functions -q devsecrets; and echo function" if shell.kind == "fish" else ""
+    assert "function" in shell.step(is_function or "type devsecrets")
+    assert "devsecrets, version" in shell.checked("devsecrets --version")
+    assert "no .devsecrets.yml" in shell.checked("devsecrets run -- true")
+    not_a_shell_variable(shell, "DEVSECRETS_SESSION")
