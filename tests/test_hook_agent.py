@@ -80,44 +80,41 @@ def not_a_shell_variable(shell: Shell, name: str) -> None:
         assert "[unset]" in shell.step(f'echo "[${{{name}-unset}}]"')
 
 
-def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox) -> None:
-    enter(shell)
+def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox, tmp_path: Path) -> None:
+    # Without a capability the function just runs devsecrets.
+    is_function = "functions -q devsecrets; and echo function" if shell.kind == "fish" else ""
+    assert "function" in shell.step(is_function or "type devsecrets")
+    assert "no .devsecrets.yml" in shell.checked("devsecrets run -- true")
+    capability = enter(shell)
     assert inject_calls(sandbox) == 1  # the agent's fetch
     served_by_the_agent(shell, sandbox)
     not_a_shell_variable(shell, "DEVSECRETS_SESSION")
     assert "devsecrets:" not in shell.checked("cd src")  # same project, same session
     served_by_the_agent(shell, sandbox)
-    assert LEFT in shell.checked("cd ../..")
-    assert sessions_of(shell) == []  # wiped before the prompt came back
-    assert shell.variable("__devsecrets_cap") == ""
-    assert "devsecrets:" not in shell.checked("true")
-
-
-def test_programs_of_the_shell_never_see_the_capability(
-    shell: Shell, sandbox: Sandbox, tmp_path: Path
-) -> None:
-    capability = enter(shell)
+    # Programs of the shell, and the child of `run`, never see the capability.
     python = f"{sys.executable} -c 'import os; print(sorted(os.environ.items()))'"
     for line in (python, "devsecrets run -- env", f"devsecrets run -- {python}"):
         out = shell.checked(line)
         assert "DEVSECRETS_SESSION" not in out and capability not in out, line
-    # devsecrets itself gets it in its environment, never in argv (/proc/PID/cmdline)
-    spy = tmp_path / "spy"
+    # devsecrets and the hook's call get it in their environment, never in argv
+    # (/proc/PID/cmdline): spies on PATH and in place of the hook's python say so.
+    spy, argv_log, env_log = tmp_path / "spy", tmp_path / "argv.log", tmp_path / "env.log"
     spy.mkdir()
-    argv_log, env_log = tmp_path / "argv.log", tmp_path / "env.log"
     for name, real in (("devsecrets", DEVSECRETS), ("python", sys.executable)):
         (spy / name).write_text(
             f'#!/bin/sh\necho "$0 $*" >> "{argv_log}"\nenv >> "{env_log}"\nexec "{real}" "$@"\n'
         )
         (spy / name).chmod(0o755)
-    path = f"set -gx PATH {spy} $PATH" if shell.kind == "fish" else f"PATH={spy}:$PATH"
-    shell.step(path)
+    shell.step(f"set -gx PATH {spy} $PATH" if shell.kind == "fish" else f"PATH={spy}:$PATH")
     assert "(staging)" in shell.checked("devsecrets status")  # the function → the spy
     shell.assign("__devsecrets_python", str(spy / "python"))
-    assert LEFT in shell.checked("cd ..")  # the hook's call sends `leave` with it
+    assert LEFT in shell.checked("cd ../..")  # the hook's call sends `leave` with it
     assert argv_log.read_text().count(str(spy)) == 2
     assert capability not in argv_log.read_text()
     assert env_log.read_text().count(f"DEVSECRETS_SESSION={capability}") == 2
+    assert sessions_of(shell) == []  # wiped before the prompt came back
+    assert shell.variable("__devsecrets_cap") == ""
+    assert "devsecrets:" not in shell.checked("true")
 
 
 def test_a_slow_provider_does_not_hold_up_the_prompt(
@@ -148,9 +145,9 @@ def test_leaving_the_shell_wipes_its_session(tmp_path: Path, world: Path) -> Non
         wait_for(lambda s=session: sessions_of(s) == [], what=f"{kind}'s session to go")
 
 
-def test_lock_wipes_run_falls_back_and_the_next_entry_fetches_again(
-    shell: Shell, sandbox: Sandbox
-) -> None:
+def test_lock_and_a_killed_agent(shell: Shell, sandbox: Sandbox) -> None:
+    """After either, `run` asks the providers itself; the next entry into a project fetches
+    again (and starts a new agent when none runs)."""
     enter(shell)
     assert "devsecrets: wiped 1 session" in shell.checked("devsecrets lock")
     assert sessions_of(shell) == []
@@ -162,12 +159,6 @@ def test_lock_wipes_run_falls_back_and_the_next_entry_fetches_again(
     assert LEFT in shell.checked("cd ../..")
     enter(shell)
     served_by_the_agent(shell, sandbox)
-
-
-def test_a_killed_agent_run_falls_back_and_the_hook_starts_another(
-    shell: Shell, sandbox: Sandbox
-) -> None:
-    enter(shell)
     first = agent_pid()
     assert first is not None
     os.kill(first, signal.SIGKILL)
@@ -199,11 +190,3 @@ def test_losing_trust_leaves_and_an_untrusted_project_is_not_entered(
     enter(shell)
     assert "is denied; nothing is served here; session wiped" in shell.checked("devsecrets deny")
     assert sessions_of(shell) == []
-
-
-def test_without_a_capability_the_function_just_runs_devsecrets(shell: Shell) -> None:
-    is_function = "functions -q devsecrets; and echo function" if shell.kind == "fish" else ""
-    assert "function" in shell.step(is_function or "type devsecrets")
-    assert "devsecrets, version" in shell.checked("devsecrets --version")
-    assert "no .devsecrets.yml" in shell.checked("devsecrets run -- true")
-    not_a_shell_variable(shell, "DEVSECRETS_SESSION")
