@@ -73,7 +73,8 @@ def arrive(
         wiped = hookagent.leave(held)  # changed, denied, expired: nothing may be served
         if unchanged and not held:
             return fields, ""  # re-checked, nothing new to say
-        return fields, line + ("; session wiped" if wiped else "")
+        lost = wiped and fields["record"] == prev_record  # this project's own session
+        return fields, line + ("; session wiped" if lost else "")
     if unchanged and held:
         fields["cap"] = held  # re-checked the same approval: the session stands
         return fields, ""
