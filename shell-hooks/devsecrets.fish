@@ -145,10 +145,12 @@ function __devsecrets_call
     __devsecrets_probe
 end
 
-# devsecrets itself, given this shell's session capability (when it holds one) in the
-# environment of that one process: `devsecrets run` is then served by the agent.
+# devsecrets itself; `devsecrets run` is given this shell's session capability (when it
+# holds one) in the environment of that one process, and is then served by the agent. Only
+# `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
+# command).
 function devsecrets --wraps devsecrets --description 'devsecrets, with this shell\'s session'
-    if test -n "$__devsecrets_cap"
+    if test "$argv[1]" = run; and test -n "$__devsecrets_cap"
         set -lx DEVSECRETS_SESSION $__devsecrets_cap
         command devsecrets $argv
     else

@@ -130,11 +130,12 @@ __devsecrets_call() {
     __devsecrets_probe
 }
 
-# devsecrets itself, given this shell's session capability (when it holds one) in the
-# environment of that one process: `devsecrets run` is then served by the agent. `function`
-# keeps an alias named devsecrets from being expanded in this definition.
+# devsecrets itself; `devsecrets run` is given this shell's session capability (when it
+# holds one) in the environment of that one process, and is then served by the agent. Only
+# `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
+# command). `function` keeps an alias named devsecrets from being expanded here.
 function devsecrets {
-    if [[ -n ${__devsecrets_cap-} ]]; then
+    if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
         DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
     else
         command devsecrets "$@"

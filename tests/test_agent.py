@@ -137,14 +137,20 @@ def test_without_agent_or_with_a_bad_capability_run_fetches_itself(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     project = canary_project(sandbox, tmp_path)
+    spy, seen = tmp_path / "spy", tmp_path / "op-env.log"  # an `op` that logs its env
+    spy.mkdir()
+    (spy / "op").write_text(f'#!/bin/sh\nenv >> "{seen}"\nexec "{sandbox.bin}/op" "$@"\n')
+    (spy / "op").chmod(0o755)
+    path = f"{spy}:{os.environ['PATH']}"
     for capability in ("", "dsc1_forged"):
         before = inject_calls(sandbox)
         result = cli(
             "run", "--", "sh", "-c", 'test "$TOKEN" = "$1"', "-", CANARIES["TOKEN"],
-            cwd=project, env={"DEVSECRETS_SESSION": capability},
+            cwd=project, env={"DEVSECRETS_SESSION": capability, "PATH": path},
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert inject_calls(sandbox) == before + 1
+    assert "DEVSECRETS_SESSION" not in seen.read_text()  # devsecrets dropped it at once
 
 
 def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:

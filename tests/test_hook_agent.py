@@ -106,10 +106,12 @@ def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox, tmp_path: Pat
         )
         (spy / name).chmod(0o755)
     shell.step(f"set -gx PATH {spy} $PATH" if shell.kind == "fish" else f"PATH={spy}:$PATH")
-    assert "(staging)" in shell.checked("devsecrets status")  # the function → the spy
+    assert "(staging)" in shell.checked("devsecrets status")  # not `run`: not given it
+    assert "DEVSECRETS_SESSION" not in env_log.read_text()
+    assert "ran" in shell.checked("devsecrets run -- echo ran")
     shell.assign("__devsecrets_python", str(spy / "python"))
     assert LEFT in shell.checked("cd ../..")  # the hook's call sends `leave` with it
-    assert argv_log.read_text().count(str(spy)) == 2
+    assert argv_log.read_text().count(str(spy)) == 3
     assert capability not in argv_log.read_text()
     assert env_log.read_text().count(f"DEVSECRETS_SESSION={capability}") == 2
     assert sessions_of(shell) == []  # wiped before the prompt came back
