@@ -38,6 +38,7 @@ from shellkit import (
 )
 
 from devsecrets.agent import client
+from devsecrets.agent.rundir import socket_path
 
 __all__ = ["agent", "canaries", "shell", "world"]  # fixtures
 pytestmark = pytest.mark.shells
@@ -193,3 +194,20 @@ def test_losing_trust_leaves_and_an_untrusted_project_is_not_entered(
     enter(shell, "cd ../shop")
     assert "is denied; nothing is served here; session wiped" in shell.checked("devsecrets deny")
     assert sessions_of(shell) == []
+
+
+def test_an_unusable_agent_is_named_and_run_still_works(
+    tmp_path: Path, world: Path, sandbox: Sandbox
+) -> None:
+    directory = Path(socket_path()).parent
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)  # open to other users: the hook must not start an agent there
+    session = Shell("bash", tmp_path, world, hook_file(tmp_path, "bash"))
+    out = session.checked("cd shop")
+    assert "devsecrets: shop (staging) — 3 secrets; no session agent (" in out
+    assert "chmod 700" in out and "each run asks the providers" in out
+    assert session.variable("__devsecrets_cap") == "" and agent_pid() is None
+    out = session.checked(SHOW)
+    assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == 1
+    assert "devsecrets: left shop — nothing was held" in session.checked("cd ..")
+    session.close()
