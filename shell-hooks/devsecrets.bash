@@ -123,10 +123,12 @@ __devsecrets_call() {
     __devsecrets_probe
     # The capability goes to this one process through its environment (not argv); $$ is this
     # shell even inside $(…), and the agent binds the session to it.
-    out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
+    if out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
         "$__devsecrets_pkg" "$$" "$config" "$record" "$state" "$project" \
-        ${__devsecrets_flags:+"$__devsecrets_flags"})
-    cap= __devsecrets_cap=
+        ${__devsecrets_flags:+"$__devsecrets_flags"}); then
+        __devsecrets_cap= # answered: its `cap=` line, if any, is the one to hold now
+    fi
+    cap=
     # Split with expansions, not `read <<<"$out"`: bash before 5.1 puts a here-string in a
     # temporary file, and $out holds the capability.
     out+=$'\n'

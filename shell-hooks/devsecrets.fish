@@ -128,14 +128,18 @@ function __devsecrets_call
     end
     __devsecrets_probe
     set -l out
+    set -l answered 0
     begin
         # The capability goes to this one process through its environment (not argv); the
         # block ends the export. The agent binds the session to this shell, $fish_pid.
         set -lx DEVSECRETS_SESSION $__devsecrets_cap
         set out ($__devsecrets_python -I -S -c $__devsecrets_code $__devsecrets_pkg \
             $fish_pid "$config" $previous $__devsecrets_flags)
+        and set answered 1
     end
-    set -gu __devsecrets_cap ''
+    if test $answered = 1 # answered: its `cap=` line, if any, is the one to hold now
+        set -gu __devsecrets_cap ''
+    end
     for line in $out
         set -l pair (string split -m 1 = -- $line)
         if contains -- "$pair[1]" state project record cap notice; and set -q pair[2]

@@ -114,10 +114,12 @@ __devsecrets_call() {
     # The capability goes to this one process through its environment (not argv); $$ is this
     # shell even inside $(…), and the agent binds the session to it. The output is split by
     # expansion: a here-string would go through a temporary file, and it holds the capability.
-    out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
+    if out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
         "$__devsecrets_pkg" "$$" "$config" "$record" "$state" "$project" \
-        ${__devsecrets_flags:+"$__devsecrets_flags"})
-    cap= __devsecrets_cap=
+        ${__devsecrets_flags:+"$__devsecrets_flags"}); then
+        __devsecrets_cap= # answered: its `cap=` line, if any, is the one to hold now
+    fi
+    cap=
     for line in "${(@f)out}"; do
         case $line in
             (state=*) __devsecrets_state=${line#*=} ;;

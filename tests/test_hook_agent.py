@@ -211,3 +211,22 @@ def test_an_unusable_agent_is_named_and_run_still_works(
     assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == 1
     assert "devsecrets: left shop — nothing was held" in session.checked("cd ..")
     session.close()
+
+
+def test_ctrl_c_during_the_hook_call_keeps_the_capability(shell: Shell, tmp_path: Path) -> None:
+    """…so that the next call can still `leave` the session. (bash, zsh and fish all end the
+    hook function on Ctrl-C; the hook also keeps the capability when its call fails.)"""
+    capability = enter(shell)
+    slow = tmp_path / "slow-python"
+    slow.write_text("#!/bin/sh\necho slow-hook-call >&2\nexec sleep 30\n")
+    slow.chmod(0o755)
+    shell.assign("__devsecrets_python", str(slow))
+    shell.child.sendline("cd ..")
+    shell.child.expect_exact("slow-hook-call")
+    shell.child.sendintr()
+    shell.count += 1
+    shell.child.expect_exact(shell.prompt, timeout=5)
+    assert shell.variable("__devsecrets_cap") == capability
+    shell.assign("__devsecrets_python", sys.executable)
+    assert capability != enter(shell)  # the old one was left, a new session opened
+    assert len(sessions_of(shell)) == 1
