@@ -14,6 +14,7 @@ from agentkit import (
     agent,
     canary_project,
     canary_state,
+    inject_calls,
     start_agent,
     wait_for,
 )
@@ -64,9 +65,10 @@ def test_a_failed_fetch_is_the_notice(agent: Agent, sandbox: Sandbox, tmp_path: 
 def test_a_session_left_while_fetching_leaves_no_notice(
     agent: Agent, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    reply = enter(canary_project(sandbox, tmp_path, latency_ms=500))
+    reply = enter(canary_project(sandbox, tmp_path, latency_ms=200))
     client.leave(str(reply["cap"]))
-    time.sleep(1.0)  # the fetch has ended: it wiped its own result and wrote nothing
+    wait_for(lambda: inject_calls(sandbox) == 1, what="the fetch to start")
+    time.sleep(0.6)  # op answered after 0.2 s: the fetch wiped its own result, wrote nothing
     assert notices() == []
 
 
