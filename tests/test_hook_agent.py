@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from agentkit import agent, agent_pid, inject_calls, wait_for
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, write_project
+from helpers import DEVSECRETS, store_keyring, write_project
 from shellkit import (
     CANARY_KR,
     CANARY_OP,
@@ -230,3 +231,13 @@ def test_ctrl_c_during_the_hook_call_keeps_the_capability(shell: Shell, tmp_path
     shell.assign("__devsecrets_python", sys.executable)
     assert capability != enter(shell)  # the old one was left, a new session opened
     assert len(sessions_of(shell)) == 1
+
+
+def test_the_entry_line_names_the_most_urgent_rotation(tmp_path: Path, world: Path) -> None:
+    rotated = datetime.now(UTC) - timedelta(days=5, hours=12)
+    store_keyring("shop", "DATABASE_URL", CANARY_KR, ref="keyring:database-url", rotated_at=rotated)
+    session = Shell("bash", tmp_path, world, hook_file(tmp_path, "bash"))
+    rotation = "; DATABASE_URL due for rotation in 1 day"
+    assert ENTERED + rotation in session.checked("cd shop")  # from the ledger: no provider
+    session.await_line(READY, 0)
+    session.close()
