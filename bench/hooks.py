@@ -9,10 +9,16 @@ the hook function in a loop and times the loop from inside (as direnv.md §3 did
 
   prompt  the hook at a prompt, directory unchanged, inside the project (steady state);
   enter   the hook right after `cd` into the project: devsecrets' walk-up and Python call,
-          direnv's cold load of the .envrc (its DIRENV_* state cleared each time);
+          which checks trust and asks the session agent to `enter` (a new session each
+          time); direnv's cold load of the .envrc (its DIRENV_* state cleared each time);
   plain   `cd` between two directories with no config, plus the hook, per cd;
 and counts, with strace, the processes started during 2 x 50 plain cds (goal: none).
 Prints medians over the rounds, in ms per call, and devsecrets/direnv ratios.
+
+A session agent runs for the whole benchmark, started here and stopped at the end (the
+hook would start one on the first `cd`; its start-up is not what is measured). The fetch
+each `enter` starts runs in the agent after the prompt is back; no `op` is on PATH here,
+so it fails at once and does not compete with the timed loop for the CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 DEVSECRETS = str(Path(sys.executable).parent / "devsecrets")
@@ -44,9 +51,13 @@ LOAD = {
     ("fish", "direnv"): "{direnv} hook fish | source",
 }
 FUNCTION = {"bash": "_direnv_hook", "zsh": "_direnv_hook", "fish": "__direnv_export_eval"}
+# devsecrets: forget the project, its trust state and the capability, as in a shell that
+# comes from outside the project (so no `leave` is sent: the agent drops the shell's older
+# session itself when it enters the new one).
 RESET = {
-    ("devsecrets", "fish"): "set -gu __devsecrets_pwd ''; set -gu __devsecrets_config ''",
-    ("devsecrets", "sh"): "__devsecrets_pwd= __devsecrets_config=",
+    ("devsecrets", "fish"): "for v in pwd config record state cap; set -gu __devsecrets_$v ''; end",
+    ("devsecrets", "sh"): "__devsecrets_pwd= __devsecrets_config= __devsecrets_record= "
+    "__devsecrets_state= __devsecrets_cap=",
     ("direnv", "fish"): "set -e DIRENV_DIR DIRENV_FILE DIRENV_WATCHES DIRENV_DIFF",
     ("direnv", "sh"): "unset DIRENV_DIR DIRENV_FILE DIRENV_WATCHES DIRENV_DIFF",
 }
@@ -73,6 +84,7 @@ def world(root: Path) -> dict[str, str]:
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LC_ALL": "C",
         "TERM": "dumb",
+        "XDG_RUNTIME_DIR": str(root / "run"),  # this agent's socket; not the user's agent
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
@@ -80,6 +92,7 @@ def world(root: Path) -> dict[str, str]:
         "ZDOTDIR": str(home),
     }
     home.mkdir(exist_ok=True)
+    (root / "run").mkdir(mode=0o700)
     for shell in ("bash", "zsh", "fish"):
         hook = subprocess.run([DEVSECRETS, "hook", shell], env=env, capture_output=True, check=True)
         (root / f"hook.{shell}").write_bytes(hook.stdout)
@@ -152,32 +165,53 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devsecrets-bench-") as tmp:
         root = Path(tmp)
         env = world(root)
-        print(f"# {options.rounds} rounds; ms per call, median over rounds\n")
-        print("| shell | case | devsecrets | direnv | ratio |")
-        print("|---|---|---|---|---|")
-        for shell in shells:
-            for case, counts in LOOPS.items():
-                ms = {}
-                for tool, n in zip(("devsecrets", "direnv"), counts, strict=True):
-                    code = script(shell, tool, case, root, n)
-                    per_round = [
-                        float(run(shell, code, env, root)) / n / 1000 for _ in range(options.rounds)
-                    ]
-                    ms[tool] = statistics.median(per_round)
-                    if case == "plain":
-                        ms[tool] /= 2  # two cds per iteration
-                ratio = ms["devsecrets"] / ms["direnv"]
-                row = f"| {shell} | {case} | {ms['devsecrets']:.4f} | {ms['direnv']:.3f} |"
-                print(f"{row} {ratio:.3f} |")
-        if shutil.which("strace"):
-            print("\nprocesses started during 100 cds between directories with no config:\n")
-            for shell in shells:
-                counts = {
-                    tool: execs_during_loop(shell, tool, root, env)
-                    for tool in ("devsecrets", "direnv")
-                }
-                print(f"- {shell}: devsecrets {counts['devsecrets']}, direnv {counts['direnv']}")
+        agent = start_agent(env)
+        try:
+            measure(shells, options.rounds, root, env)
+        finally:
+            agent.kill()
+            agent.wait()
     return 0
+
+
+def start_agent(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The world's session agent, answering before this returns."""
+    agent = subprocess.Popen(
+        [DEVSECRETS, "agent", "--foreground"], env=env, cwd="/", stderr=subprocess.DEVNULL
+    )
+    socket = Path(env["XDG_RUNTIME_DIR"]) / "devsecrets" / "agent.sock"
+    deadline = time.monotonic() + 10
+    while not socket.exists():
+        if time.monotonic() > deadline or agent.poll() is not None:
+            agent.kill()
+            raise SystemExit("the session agent did not start")
+        time.sleep(0.02)
+    return agent
+
+
+def measure(shells: list[str], rounds: int, root: Path, env: dict[str, str]) -> None:
+    print(f"# {rounds} rounds; ms per call, median over rounds\n")
+    print("| shell | case | devsecrets | direnv | ratio |")
+    print("|---|---|---|---|---|")
+    for shell in shells:
+        for case, counts in LOOPS.items():
+            ms = {}
+            for tool, n in zip(("devsecrets", "direnv"), counts, strict=True):
+                code = script(shell, tool, case, root, n)
+                per_round = [float(run(shell, code, env, root)) / n / 1000 for _ in range(rounds)]
+                ms[tool] = statistics.median(per_round)
+                if case == "plain":
+                    ms[tool] /= 2  # two cds per iteration
+            ratio = ms["devsecrets"] / ms["direnv"]
+            row = f"| {shell} | {case} | {ms['devsecrets']:.4f} | {ms['direnv']:.3f} |"
+            print(f"{row} {ratio:.3f} |")
+    if shutil.which("strace"):
+        print("\nprocesses started during 100 cds between directories with no config:\n")
+        for shell in shells:
+            counts = {
+                tool: execs_during_loop(shell, tool, root, env) for tool in ("devsecrets", "direnv")
+            }
+            print(f"- {shell}: devsecrets {counts['devsecrets']}, direnv {counts['direnv']}")
 
 
 if __name__ == "__main__":

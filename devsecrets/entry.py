@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+SESSION_ENV = "DEVSECRETS_SESSION"  # = run.SESSION_ENV (run.py is not needed on every path)
+
 
 def main() -> None:
     args = sys.argv[1:]
@@ -17,16 +19,16 @@ def main() -> None:
         # will be in our memory; other processes of the user must not read either. (exec
         # makes the child dumpable again: what the child is given stays readable, by design.)
         not_dumpable()
-        from devsecrets.run import SESSION_ENV
+    # Out of the environment at once, whatever the command: nothing devsecrets starts — `op`,
+    # the keyring's helpers, a config's `rotate:` command, the child of `run` — inherits it.
+    capability = os.environ.pop(SESSION_ENV, None)
+    if capability and args[:1] == ["run"]:
+        from devsecrets.agent.fastpath import try_run
 
-        capability = os.environ.get(SESSION_ENV)
-        if capability:
-            from devsecrets.agent.fastpath import try_run
-
-            try:
-                try_run(args[1:], capability)
-            except KeyboardInterrupt:  # Ctrl-C before the child started: as cli.main does
-                sys.exit(130)
+        try:
+            try_run(args[1:], capability)
+        except KeyboardInterrupt:  # Ctrl-C before the child started: as cli.main does
+            sys.exit(130)
     from devsecrets.cli import main as cli_main
 
     cli_main()

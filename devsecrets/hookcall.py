@@ -2,19 +2,23 @@
 
 shell-hooks/devsecrets.{bash,zsh,fish} run it as
 
-    PYTHON -I -S -c CODE PKGDIR CONFIG PREV_RECORD PREV_STATE PREV_PROJECT [--quiet]
+    DEVSECRETS_SESSION=CAP PYTHON -I -S -c CODE PKGDIR SHELL_PID CONFIG PREV_RECORD \
+        PREV_STATE PREV_PROJECT [--quiet]
 
 (CODE: hooks.ENTRY). `-I`: PYTHON* variables and the user site are ignored, and the working
 directory — a project someone else wrote — is not on sys.path, so nothing in it can stand in
 for devsecrets. `-S`: no site-packages scan (≈ 3.5 ms); PKGDIR, the directory holding this
 package, is put on sys.path instead. CONFIG is the config the hook found ('' when it left
-every project); the PREV_* values are what this call told the hook last time.
+every project); the PREV_* values are what this call told the hook last time; SHELL_PID is
+the interactive shell's own pid ($$, $fish_pid), which the agent binds the session to. CAP,
+the session capability the hook holds ('' for none), comes through the environment of this
+one process, never argv (/proc/PID/cmdline is readable by every process).
 
 It prints one status line on stderr, and on stdout `key=value` lines that the hook reads
 into unexported variables of its own — it assigns known keys and evaluates nothing:
 `state` (a trust state, or `error`), `project`, `record` (the allow-record file whose
-existence and age the hook watches between calls). For the session agent (issue 5), a key
-carrying the session capability fits the same channel.
+existence and age the hook watches between calls), `cap` (the session capability) and
+`notice` (the file where the agent will write the fetch's outcome: hookagent.py).
 
 It runs on `cd`, with a budget of direnv loading an .envrc (≈ 24 ms here), so it imports
 only cheap standard modules (`python -X importtime` in bench/README.md): no click, yaml,
@@ -28,27 +32,30 @@ import os
 import sys
 import time
 
+from devsecrets import hookagent
 from devsecrets.configfile import read_config_bytes
 from devsecrets.errors import DevsecretsError
 from devsecrets.trust import ALLOWED, CHANGED, DENIED, EXPIRED, NOT_ALLOWED, decide
-from devsecrets.trustfile import read_record, record_paths, sha256_hex
+from devsecrets.trustfile import Record, read_record, record_paths, sha256_hex
 
 ERROR = "error"
 REVIEW = "review it, then run devsecrets allow"
+SESSION_ENV = "DEVSECRETS_SESSION"  # = run.SESSION_ENV (run.py is too heavy to import here)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 4:
+    if len(argv) < 5 or not argv[0].isdigit():  # a hook loaded before an upgrade
         sys.stderr.write("devsecrets: this shell hook is out of date; load it again\n")
         return 2
-    config, prev_record, prev_state, prev_project = argv[:4]
-    quiet = "--quiet" in argv[4:] or os.environ.get("DEVSECRETS_HOOK_QUIET", "") not in ("", "0")
+    shell, config, prev_record, prev_state, prev_project = argv[:5]
+    quiet = "--quiet" in argv[5:] or os.environ.get("DEVSECRETS_HOOK_QUIET", "") not in ("", "0")
+    held = os.environ.pop(SESSION_ENV, "")  # popped: an agent started below must not see it
     if config:
-        fields, line = enter(config, time.time())
-        if (fields["record"], fields["state"]) == (prev_record, prev_state):
-            line = ""  # re-checked, nothing new to say
+        fields, line = arrive(config, int(shell), held, prev_record, prev_state)
     else:
-        fields, line = {}, left(prev_project, prev_state)
+        fields, line = {}, left(prev_project, prev_state, held, hookagent.leave(held))
+    if quiet:
+        fields.pop("notice", None)
     _emit(fields)
     if line and not quiet:
         sys.stderr.write(_printable(line) + "\n")
@@ -56,38 +63,70 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def enter(config: str, now: float) -> tuple[dict[str, str], str]:
-    """The hook's fields and the status line for the config at `config` (a logical path)."""
+def arrive(
+    config: str, shell: int, held: str, prev_record: str, prev_state: str
+) -> tuple[dict[str, str], str]:
+    """In a project: its trust state, and the agent's session to match it."""
+    fields, line, allow, digest = enter(config, time.time())
+    unchanged = (fields["record"], fields["state"]) == (prev_record, prev_state)
+    if fields["state"] != ALLOWED or allow is None:
+        wiped = hookagent.leave(held)  # changed, denied, expired: nothing may be served
+        if unchanged and not held:
+            return fields, ""  # re-checked, nothing new to say
+        lost = wiped and fields["record"] == prev_record  # this project's own session
+        return fields, line + ("; session wiped" if lost else "")
+    if unchanged and held:
+        fields["cap"] = held  # re-checked the same approval: the session stands
+        return fields, ""
+    hookagent.leave(held)  # the agent would drop it on `enter` too; this says so at once
+    entered = hookagent.enter(shell, config, digest)
+    fields["cap"] = entered.capability
+    if entered.state == "fetching":
+        fields["notice"] = entered.notice
+    return fields, hookagent.line(allow.project, allow.scope, allow.count, entered)
+
+
+def enter(config: str, now: float) -> tuple[dict[str, str], str, Record | None, str]:
+    """The hook's fields and, unless it is allowed, the status line for the config at
+    `config` (a logical path); the allow record and the digest of the bytes read."""
     allow_path, deny_path = record_paths(os.path.realpath(config))
     fields = {"record": allow_path, "state": ERROR, "project": ""}
     try:
         data = read_config_bytes(config)
     except DevsecretsError as exc:
-        return fields, exc.render()
+        return fields, exc.render(), None, ""
     allow = read_record(allow_path)
     denied = read_record(deny_path) is not None
+    digest = sha256_hex(data)
     # The hook cannot parse the YAML (too slow), so it applies the TTL recorded at allow
     # time; `run` applies the current policy's.
-    state = decide(allow, denied, sha256_hex(data), now, allow.ttl if allow else 0)
+    state = decide(allow, denied, digest, now, allow.ttl if allow else 0)
     fields["state"] = state
     where = _display(config)
     if state == ALLOWED and allow:
         fields["project"] = allow.project
-        count = f"{allow.count} secret{'' if allow.count == 1 else 's'}"
-        return fields, f"devsecrets: {allow.project} ({allow.scope}) — {count} ready"
+        return fields, "", allow, digest  # the line says what the agent does: `arrive`
     messages = {
         NOT_ALLOWED: f"devsecrets: {where} is not trusted — {REVIEW}",
         CHANGED: f"devsecrets: {where} changed since you allowed it — {REVIEW}",
         EXPIRED: f"devsecrets: {where}: trust expired — {REVIEW}",
         DENIED: f"devsecrets: {where} is denied; nothing is served here",
     }
-    return fields, messages[state]
+    return fields, messages[state], None, digest
 
 
-def left(project: str, state: str) -> str:
-    """In this issue nothing is held but the hook's own state, which the hook has cleared; the
-    session agent (issue 5) makes the wipe real."""
-    return f"devsecrets: left {project} — session wiped" if state == ALLOWED else ""
+def left(project: str, state: str, held: str, wiped: bool) -> str:
+    """The line on leaving every project: what became of the shell's session."""
+    if wiped:
+        return f"devsecrets: left {project} — session wiped"
+    if held:
+        return (
+            f"devsecrets: left {project} — the session agent did not answer; it wipes the "
+            "session when its time is up or this shell exits"
+        )
+    if state == ALLOWED:  # the agent could not be used on entering
+        return f"devsecrets: left {project} — nothing was held"
+    return ""
 
 
 def _emit(fields: dict[str, str]) -> None:

@@ -9,9 +9,18 @@
 # That call prints the status line on stderr and key=value lines on stdout, which are read
 # into this hook's variables; nothing is evaluated. No variable is exported; $? is kept.
 #
+# The session agent: on entering a trusted project that call asks the agent to fetch (and
+# returns at once), and hands back the session capability, which lives in an unexported
+# variable. The `devsecrets` function below gives it to devsecrets alone, in the environment
+# of that one process — so `devsecrets run` is served from the agent's memory, and nothing
+# else the shell starts (an AI agent, a test runner) can see it. It never appears in argv.
+# While the fetch runs, each prompt looks for the agent's one-line report on its outcome and
+# prints it once (builtins only: no process is started).
+#
 # State, in unexported globals: __devsecrets_pwd ($PWD last seen), _config (the config in
 # use, '' outside projects), _record (its allow-record file), _state and _project (from the
-# last Python call), _seen (what __devsecrets_probe saw then).
+# last Python call), _seen (what __devsecrets_probe saw then), _cap (the session capability),
+# _notice (the agent's report file, while it is awaited).
 
 __devsecrets_setup() {
     local -
@@ -19,7 +28,8 @@ __devsecrets_setup() {
     declare -g +x __devsecrets_python=$1 __devsecrets_pkg=$2 __devsecrets_code=$3
     declare -g +x __devsecrets_flags=${4-}
     declare -g +x __devsecrets_pwd= __devsecrets_config= __devsecrets_record= \
-        __devsecrets_state= __devsecrets_project= __devsecrets_seen= __devsecrets_found=
+        __devsecrets_state= __devsecrets_project= __devsecrets_seen= __devsecrets_found= \
+        __devsecrets_cap= __devsecrets_notice=
     if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404)); then
         echo "devsecrets: the shell hook needs bash 4.4 or newer (this is $BASH_VERSION)" >&2
         return 0
@@ -45,10 +55,16 @@ __devsecrets_hook() {
         __devsecrets_find
         if [[ $__devsecrets_found != "$__devsecrets_config" ]] || __devsecrets_probe; then
             __devsecrets_call "$__devsecrets_found"
+        elif [[ -n $__devsecrets_notice ]]; then
+            __devsecrets_tell
         fi
-    elif [[ -n $__devsecrets_config ]] && __devsecrets_probe; then
-        __devsecrets_find
-        __devsecrets_call "$__devsecrets_found"
+    elif [[ -n $__devsecrets_config ]]; then
+        if __devsecrets_probe; then
+            __devsecrets_find
+            __devsecrets_call "$__devsecrets_found"
+        elif [[ -n $__devsecrets_notice ]]; then
+            __devsecrets_tell
+        fi
     fi
     # bash restores $? for PS1 and the next command line itself. It is returned for the
     # PROMPT_COMMAND entries after this one — except under `set -e`, where a non-zero
@@ -86,22 +102,59 @@ __devsecrets_find() {
     done
 }
 
+# The agent's report on the fetch, once it is there: one line, read and printed by builtins.
+__devsecrets_tell() {
+    local line
+    if [[ -f $__devsecrets_notice ]] && IFS= read -r line <"$__devsecrets_notice"; then
+        __devsecrets_notice=
+        printf '%s\n' "$line" >&2
+    fi
+}
+
 __devsecrets_call() {
     local config=$1 record=$__devsecrets_record state=$__devsecrets_state
-    local project=$__devsecrets_project out line
+    local project=$__devsecrets_project cap=$__devsecrets_cap out line
     # Marked as handled before Python starts: Ctrl-C during the call ends this function, and
     # bash then runs the hook for the new prompt, which must not start the same call again.
+    # The capability stays until the answer replaces it: after Ctrl-C the next call still
+    # sends `leave` for it (and until then the agent refuses it for another project).
     __devsecrets_config=$config __devsecrets_record= __devsecrets_state= __devsecrets_project=
+    __devsecrets_notice=
     __devsecrets_probe
-    out=$("$__devsecrets_python" -I -S -c "$__devsecrets_code" "$__devsecrets_pkg" \
-        "$config" "$record" "$state" "$project" ${__devsecrets_flags:+"$__devsecrets_flags"})
-    while IFS= read -r line; do
+    # The capability goes to this one process through its environment (not argv); $$ is this
+    # shell even inside $(…), and the agent binds the session to it.
+    if out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
+        "$__devsecrets_pkg" "$$" "$config" "$record" "$state" "$project" \
+        ${__devsecrets_flags:+"$__devsecrets_flags"}); then
+        __devsecrets_cap= # answered: its `cap=` line, if any, is the one to hold now
+    fi
+    cap=
+    # Split with expansions, not `read <<<"$out"`: bash before 5.1 puts a here-string in a
+    # temporary file, and $out holds the capability.
+    out+=$'\n'
+    while [[ -n $out ]]; do
+        line=${out%%$'\n'*}
+        out=${out#*$'\n'}
         case $line in
             state=*) __devsecrets_state=${line#*=} ;;
             project=*) __devsecrets_project=${line#*=} ;;
             record=*) __devsecrets_record=${line#*=} ;;
+            cap=*) __devsecrets_cap=${line#*=} ;;
+            notice=*) __devsecrets_notice=${line#*=} ;;
         esac
-    done <<<"$out"
+    done
     __devsecrets_probe
+}
+
+# devsecrets itself; `devsecrets run` is given this shell's session capability (when it
+# holds one) in the environment of that one process, and is then served by the agent. Only
+# `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
+# command). `function` keeps an alias named devsecrets from being expanded here.
+function devsecrets {
+    if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
+        DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
+    else
+        command devsecrets "$@"
+    fi
 }
 

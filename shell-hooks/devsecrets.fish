@@ -12,9 +12,19 @@
 # is evaluated. Every variable is set with -gu: global, never exported. fish keeps $status
 # across event handlers itself.
 #
+# The session agent: on entering a trusted project that call asks the agent to fetch (and
+# returns at once), and hands back the session capability, which lives in an unexported
+# variable. The `devsecrets` function below gives it to devsecrets alone, exported by a
+# `set -lx` inside that function's block, so only the one process started there sees it —
+# `devsecrets run` is then served from the agent's memory, and nothing else the shell starts
+# (an AI agent, a test runner) can see it. Never `env VAR=… cmd`: that puts it in env's argv.
+# While the fetch runs, each prompt looks for the agent's one-line report on its outcome and
+# prints it once (builtins only: no process is started).
+#
 # State: __devsecrets_pwd ($PWD last seen), _config (the config in use, '' outside
 # projects), _record (its allow-record file), _state and _project (from the last Python
-# call), _seen (what __devsecrets_probe saw then).
+# call), _seen (what __devsecrets_probe saw then), _cap (the session capability), _notice
+# (the agent's report file, while it is awaited).
 
 function __devsecrets_setup
     set -gu __devsecrets_python $argv[1]
@@ -22,7 +32,7 @@ function __devsecrets_setup
     set -gu __devsecrets_code $argv[3]
     set -e argv[1..3]
     set -gu __devsecrets_flags $argv
-    for name in pwd config record state project seen found
+    for name in pwd config record state project seen found cap notice
         set -gu __devsecrets_$name ''
     end
 end
@@ -48,10 +58,24 @@ function __devsecrets_hook
         __devsecrets_find
         if test "$__devsecrets_found" != "$__devsecrets_config"; or __devsecrets_probe
             __devsecrets_call "$__devsecrets_found"
+        else if test -n "$__devsecrets_notice"
+            __devsecrets_tell
         end
-    else if test -n "$__devsecrets_config"; and __devsecrets_probe
-        __devsecrets_find
-        __devsecrets_call "$__devsecrets_found"
+    else if test -n "$__devsecrets_config"
+        if __devsecrets_probe
+            __devsecrets_find
+            __devsecrets_call "$__devsecrets_found"
+        else if test -n "$__devsecrets_notice"
+            __devsecrets_tell
+        end
+    end
+end
+
+# The agent's report on the fetch, once it is there: one line, read and printed by builtins.
+function __devsecrets_tell
+    if test -f "$__devsecrets_notice"; and read -l line <"$__devsecrets_notice"
+        set -gu __devsecrets_notice ''
+        printf '%s\n' "$line" >&2
     end
 end
 
@@ -95,20 +119,46 @@ function __devsecrets_call
     set -l config $argv[1]
     set -l previous "$__devsecrets_record" "$__devsecrets_state" "$__devsecrets_project"
     # Marked as handled before Python starts: after Ctrl-C during the call, the hook runs
-    # again for the new prompt and must not start the same call again.
+    # again for the new prompt and must not start the same call again. The capability stays
+    # until the answer replaces it: after Ctrl-C the next call still sends `leave` for it
+    # (and until then the agent refuses it for another project).
     set -gu __devsecrets_config $config
-    for name in record state project
+    for name in record state project notice
         set -gu __devsecrets_$name ''
     end
     __devsecrets_probe
-    set -l out ($__devsecrets_python -I -S -c $__devsecrets_code $__devsecrets_pkg \
-        "$config" $previous $__devsecrets_flags)
+    set -l out
+    set -l answered 0
+    begin
+        # The capability goes to this one process through its environment (not argv); the
+        # block ends the export. The agent binds the session to this shell, $fish_pid.
+        set -lx DEVSECRETS_SESSION $__devsecrets_cap
+        set out ($__devsecrets_python -I -S -c $__devsecrets_code $__devsecrets_pkg \
+            $fish_pid "$config" $previous $__devsecrets_flags)
+        and set answered 1
+    end
+    if test $answered = 1 # answered: its `cap=` line, if any, is the one to hold now
+        set -gu __devsecrets_cap ''
+    end
     for line in $out
         set -l pair (string split -m 1 = -- $line)
-        if contains -- "$pair[1]" state project record; and set -q pair[2]
+        if contains -- "$pair[1]" state project record cap notice; and set -q pair[2]
             set -gu __devsecrets_$pair[1] $pair[2]
         end
     end
     __devsecrets_probe
+end
+
+# devsecrets itself; `devsecrets run` is given this shell's session capability (when it
+# holds one) in the environment of that one process, and is then served by the agent. Only
+# `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
+# command).
+function devsecrets --wraps devsecrets --description 'devsecrets, with this shell\'s session'
+    if test "$argv[1]" = run; and test -n "$__devsecrets_cap"
+        set -lx DEVSECRETS_SESSION $__devsecrets_cap
+        command devsecrets $argv
+    else
+        command devsecrets $argv
+    end
 end
 

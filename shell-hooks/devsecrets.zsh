@@ -12,16 +12,26 @@
 # after precmd and chpwd functions itself, and a non-zero return would end a shell running
 # with ERR_EXIT, so the functions return 0.
 #
+# The session agent: on entering a trusted project that call asks the agent to fetch (and
+# returns at once), and hands back the session capability, which lives in an unexported
+# variable. The `devsecrets` function below gives it to devsecrets alone, in the environment
+# of that one process — so `devsecrets run` is served from the agent's memory, and nothing
+# else the shell starts (an AI agent, a test runner) can see it. It never appears in argv.
+# While the fetch runs, each prompt looks for the agent's one-line report on its outcome and
+# prints it once (builtins only: no process is started).
+#
 # State, in unexported globals: __devsecrets_pwd ($PWD last seen), _config (the config in
 # use, '' outside projects), _record (its allow-record file), _state and _project (from the
-# last Python call), _seen (what __devsecrets_probe saw then).
+# last Python call), _seen (what __devsecrets_probe saw then), _cap (the session capability),
+# _notice (the agent's report file, while it is awaited).
 
 __devsecrets_setup() {
     emulate -L zsh
     typeset -g +x __devsecrets_python=$1 __devsecrets_pkg=$2 __devsecrets_code=$3
     typeset -g +x __devsecrets_flags=${4-}
     typeset -g +x __devsecrets_pwd= __devsecrets_config= __devsecrets_record= \
-        __devsecrets_state= __devsecrets_project= __devsecrets_seen= __devsecrets_found=
+        __devsecrets_state= __devsecrets_project= __devsecrets_seen= __devsecrets_found= \
+        __devsecrets_cap= __devsecrets_notice=
     typeset -ga precmd_functions chpwd_functions
     if (( ! ${precmd_functions[(I)__devsecrets_hook]} )); then
         precmd_functions=(__devsecrets_hook $precmd_functions)
@@ -40,10 +50,16 @@ __devsecrets_hook() {
         __devsecrets_find
         if [[ $__devsecrets_found != "$__devsecrets_config" ]] || __devsecrets_probe; then
             __devsecrets_call "$__devsecrets_found"
+        elif [[ -n $__devsecrets_notice ]]; then
+            __devsecrets_tell
         fi
-    elif [[ -n $__devsecrets_config ]] && __devsecrets_probe; then
-        __devsecrets_find
-        __devsecrets_call "$__devsecrets_found"
+    elif [[ -n $__devsecrets_config ]]; then
+        if __devsecrets_probe; then
+            __devsecrets_find
+            __devsecrets_call "$__devsecrets_found"
+        elif [[ -n $__devsecrets_notice ]]; then
+            __devsecrets_tell
+        fi
     fi
     return 0
 }
@@ -76,22 +92,55 @@ __devsecrets_find() {
     done
 }
 
+# The agent's report on the fetch, once it is there: one line, read and printed by builtins.
+__devsecrets_tell() {
+    local line
+    if [[ -f $__devsecrets_notice ]] && IFS= read -r line <"$__devsecrets_notice"; then
+        __devsecrets_notice=
+        print -r -- "$line" >&2
+    fi
+}
+
 __devsecrets_call() {
     local config=$1 record=$__devsecrets_record state=$__devsecrets_state
-    local project=$__devsecrets_project out line
+    local project=$__devsecrets_project cap=$__devsecrets_cap out line
     # Marked as handled before Python starts: after Ctrl-C during the call, the hook runs
-    # again for the new prompt and must not start the same call again.
+    # again for the new prompt and must not start the same call again. The capability stays
+    # until the answer replaces it: after Ctrl-C the next call still sends `leave` for it
+    # (and until then the agent refuses it for another project).
     __devsecrets_config=$config __devsecrets_record= __devsecrets_state= __devsecrets_project=
+    __devsecrets_notice=
     __devsecrets_probe
-    out=$("$__devsecrets_python" -I -S -c "$__devsecrets_code" "$__devsecrets_pkg" \
-        "$config" "$record" "$state" "$project" ${__devsecrets_flags:+"$__devsecrets_flags"})
+    # The capability goes to this one process through its environment (not argv); $$ is this
+    # shell even inside $(…), and the agent binds the session to it. The output is split by
+    # expansion: a here-string would go through a temporary file, and it holds the capability.
+    if out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
+        "$__devsecrets_pkg" "$$" "$config" "$record" "$state" "$project" \
+        ${__devsecrets_flags:+"$__devsecrets_flags"}); then
+        __devsecrets_cap= # answered: its `cap=` line, if any, is the one to hold now
+    fi
+    cap=
     for line in "${(@f)out}"; do
         case $line in
             (state=*) __devsecrets_state=${line#*=} ;;
             (project=*) __devsecrets_project=${line#*=} ;;
             (record=*) __devsecrets_record=${line#*=} ;;
+            (cap=*) __devsecrets_cap=${line#*=} ;;
+            (notice=*) __devsecrets_notice=${line#*=} ;;
         esac
     done
     __devsecrets_probe
+}
+
+# devsecrets itself; `devsecrets run` is given this shell's session capability (when it
+# holds one) in the environment of that one process, and is then served by the agent. Only
+# `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
+# command). `function` keeps an alias named devsecrets from being expanded here.
+function devsecrets {
+    if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
+        DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
+    else
+        command devsecrets "$@"
+    fi
 }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -143,16 +142,6 @@ def agent(tmp_path: Path) -> Iterator[Agent]:
     started = start_agent(tmp_path)
     yield started
     started.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_agent_left_behind() -> Iterator[None]:
-    """Agents started detached (ensure_agent) answer on this test's socket: stop them."""
-    yield
-    pid = agent_pid()
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class Shell:

@@ -7,7 +7,9 @@ Anything the fakes store (the "vault" side) lives under `backends/`, which canar
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -75,6 +77,21 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     monkeypatch.setenv("DEVSECRETS_OP_TIMEOUT", "10")
     keyring.set_keyring(FileKeyring())
     yield box
+
+
+@pytest.fixture(autouse=True)
+def no_agent_left_behind(sandbox: Sandbox) -> Iterator[None]:
+    """Agents started detached — by the shell hook on entering a project, or by
+    ensure_agent — answer on this test's socket: stop them (before the sandbox goes)."""
+    yield
+    from devsecrets.agent import client
+
+    try:
+        pid = int(client.status()["pid"])
+    except client.AgentUnavailable:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(autouse=True)

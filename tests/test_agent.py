@@ -24,7 +24,6 @@ from agentkit import (
     canary_project,
     canary_state,
     inject_calls,
-    no_agent_left_behind,
     sessions,
     shells,
     start_agent,
@@ -38,7 +37,7 @@ from devsecrets.agent import client, protocol
 from devsecrets.agent.rundir import socket_path
 from devsecrets.errors import DevsecretsError
 
-__all__ = ["agent", "no_agent_left_behind", "shells"]  # fixtures, imported to be used here
+__all__ = ["agent", "shells"]  # fixtures, imported to be used here
 PRINT_ENV = f"{sys.executable} -c 'import os; print(sorted(os.environ.items()))'"
 Shells = Callable[[Path], Shell]
 
@@ -102,7 +101,7 @@ def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
     assert shell.status == 0 and inject_calls(sandbox) == fetched, out
     imported = {line.split("|")[-1].strip() for line in out.splitlines() if "|" in line}
     assert "devsecrets.agent.fastpath" in imported
-    slow = {"click", "yaml", "keyring", "platformdirs", "pathlib", "typing", "dataclasses"}
+    slow = {"click", "yaml", "keyring", "platformdirs", "pathlib", "typing", "dataclasses", "json"}
     assert imported & slow == set()
 
 
@@ -138,14 +137,20 @@ def test_without_agent_or_with_a_bad_capability_run_fetches_itself(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     project = canary_project(sandbox, tmp_path)
+    spy, seen = tmp_path / "spy", tmp_path / "op-env.log"  # an `op` that logs its env
+    spy.mkdir()
+    (spy / "op").write_text(f'#!/bin/sh\nenv >> "{seen}"\nexec "{sandbox.bin}/op" "$@"\n')
+    (spy / "op").chmod(0o755)
+    path = f"{spy}:{os.environ['PATH']}"
     for capability in ("", "dsc1_forged"):
         before = inject_calls(sandbox)
         result = cli(
             "run", "--", "sh", "-c", 'test "$TOKEN" = "$1"', "-", CANARIES["TOKEN"],
-            cwd=project, env={"DEVSECRETS_SESSION": capability},
+            cwd=project, env={"DEVSECRETS_SESSION": capability, "PATH": path},
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert inject_calls(sandbox) == before + 1
+    assert "DEVSECRETS_SESSION" not in seen.read_text()  # devsecrets dropped it at once
 
 
 def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:

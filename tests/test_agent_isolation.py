@@ -26,7 +26,6 @@ from agentkit import (
     agent,
     canary_project,
     inject_calls,
-    no_agent_left_behind,
     shells,
     skip_unless_strict,
     wait_for,
@@ -37,7 +36,7 @@ from conftest import Sandbox
 import devsecrets.agent.harden
 from devsecrets.agent.rundir import socket_path
 
-__all__ = ["agent", "no_agent_left_behind", "shells"]  # fixtures, imported to be used here
+__all__ = ["agent", "shells"]  # fixtures, imported to be used here
 Shells = Callable[[Path], Shell]
 PROBE_USER = "dsprobe"
 SYSTEM_PYTHON = "/usr/bin/python3"

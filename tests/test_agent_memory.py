@@ -22,7 +22,6 @@ from agentkit import (
     Shell,
     agent,
     canary_project,
-    no_agent_left_behind,
     sessions,
     shells,
     skip_unless_strict,
@@ -35,7 +34,7 @@ from memscan import count_in_memory
 
 from devsecrets.agent import client
 
-__all__ = ["agent", "no_agent_left_behind", "shells"]  # fixtures, imported to be used here
+__all__ = ["agent", "shells"]  # fixtures, imported to be used here
 Shells = Callable[[Path], Shell]
 F_SETPIPE_SZ = 1031
 

@@ -8,8 +8,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from devsecrets.agent import protocol
+from devsecrets.agent import protocol, wirejson
 from devsecrets.agent.protocol import ProtocolError, read_header, read_values, send_message
 
 
@@ -129,3 +131,46 @@ def test_oversized_header_is_refused_before_sending(
 def test_request_fields_are_checked(request_: dict[str, object], reader: object) -> None:
     with pytest.raises(ProtocolError):
         reader(request_)  # type: ignore[operator]
+
+
+# ---------------------------------------------------------------- the JSON codec (wirejson)
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_wirejson_writes_and_reads_what_json_does(value: object) -> None:
+    text = wirejson.dumps(value)
+    assert text == json.dumps(value, separators=(",", ":"))
+    assert wirejson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a" 1}', '{"a": 1', "[1,]", '"abc', '{"a":"\x01"}', "{} x", "", "nul", "[" * 100000],
+)
+def test_wirejson_refuses_what_json_refuses(text: str) -> None:
+    with pytest.raises((ValueError, RecursionError)):
+        json.loads(text)
+    with pytest.raises((ValueError, RecursionError)):
+        wirejson.loads(text)
+
+
+def test_wirejson_accepts_what_json_accepts_beyond_its_own_output() -> None:
+    for text in [' {"a": [1, 2.5e3, "\\u00e9"]} \n', "NaN", "[Infinity]", '"\\ud83d\\ude00"']:
+        assert repr(wirejson.loads(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1: "x"}, b"bytes", {"a": set()}])
+def test_wirejson_refuses_what_json_cannot_hold(value: object) -> None:
+    with pytest.raises(ValueError):
+        wirejson.dumps(value)

@@ -84,13 +84,19 @@ def test_onboard_sh_in_a_real_shell(project: Path, sandbox: Sandbox) -> None:
     for canary in (CANARY_DB, CANARY_SESSION, CANARY_STRIPE):
         assert canary not in text
         assert files_containing(sandbox.root, canary.encode(), skip=(sandbox.backends,)) == []
-    # A new shell loads the hook from ~/.bashrc and finds the project ready.
+    # A new shell loads the hook from ~/.bashrc, enters the project and has it fetched.
     log = io.StringIO()
     child = spawn_bash(project, env, log)
-    assert "devsecrets: web-app (staging) — 3 secrets ready" in log.getvalue()
+    assert "devsecrets: web-app (staging) — fetching 3 secrets…" in log.getvalue()
     child.sendline("env | grep -c onbcanary")
     child.expect_exact("DSPROMPT[2]> ")
     assert child.before.strip().endswith("0")
+    prompt = 2
+    while "devsecrets: web-app — 3 secrets ready for" not in log.getvalue():  # a later prompt
+        assert prompt < 100, log.getvalue()
+        prompt += 1
+        child.sendline("sleep 0.1")
+        child.expect_exact(f"DSPROMPT[{prompt}]> ")
     child.sendline("exit")
     child.expect(pexpect.EOF)
 

@@ -9,7 +9,6 @@ providers themselves: a missing or broken agent costs time, never a run.
 from __future__ import annotations
 
 import _socket  # socket.py costs the warm path ≈ 2 ms (selectors, array, IntEnums)
-import json
 import os
 import select
 import sys
@@ -24,6 +23,7 @@ from devsecrets.agent.protocol import (
     wipe,
 )
 from devsecrets.agent.rundir import RuntimeDirError, check_private, socket_path
+from devsecrets.agent.wirejson import loads
 from devsecrets.errors import DevsecretsError
 
 TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
@@ -189,14 +189,15 @@ def ensure_agent(timeout: float = 10.0) -> Header:
 
 
 def _spawn(timeout: float) -> int | None:
-    """Start `devsecrets agent --foreground` in its own session; wait until it is ready."""
+    """Start the agent (`devsecrets agent --foreground`, without the command line: see
+    agent/__main__.py) in its own session; wait until it is ready."""
     import subprocess
 
     from devsecrets.run import SESSION_ENV
 
     read_fd, write_fd = os.pipe()
     env = {key: value for key, value in os.environ.items() if key != SESSION_ENV}
-    argv = [sys.executable, "-m", "devsecrets", "agent", "--foreground"]
+    argv = [sys.executable, "-m", "devsecrets.agent"]
     proc = subprocess.Popen(
         [*argv, "--ready-fd", str(write_fd)],
         pass_fds=(write_fd,),
@@ -213,8 +214,10 @@ def _spawn(timeout: float) -> int | None:
     finally:
         os.close(read_fd)
     try:
-        said = json.loads(line) if line else {}
+        said = loads(line.decode()) if line else {}
     except ValueError:
+        said = {}
+    if not isinstance(said, dict):
         said = {}
     if said.get("state") == "error":
         raise DevsecretsError(f"the agent cannot start: {said.get('message')}", said.get("fix"))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devsecrets import __version__
-from devsecrets.agent import harden
+from devsecrets.agent import harden, notice
 from devsecrets.agent.peer import Peer, descends_from, identify, peer_of
 from devsecrets.agent.protocol import (
     ProtocolError,
@@ -122,7 +122,7 @@ class Agent:
 
     # ---------------------------------------------------------------- requests
 
-    def enter(self, conn: socket.socket, peer: Peer, request: Header) -> Header:
+    def enter(self, conn: socket.socket, peer: Peer, request: Header) -> Header | None:
         path, digest = text(request, "config"), text(request, "digest", limit=64)
         shell_pid = integer(request, "shell")
         shell = identify(shell_pid)
@@ -140,8 +140,23 @@ class Agent:
             return error("config", exc.message, exc.fix)
         if config.digest != digest:
             return error("config_changed", f"{path} changed while entering", "enter again")
-        capability, session = self.store.open(shell, config)
-        return {"ok": True, "cap": capability, "session": session.summary(time.monotonic())}
+        capability, session = self.store.open(shell, config, fetch=False)
+        reply = {
+            "ok": True,
+            "cap": capability,
+            "session": session.summary(time.monotonic()),
+            "notice": session.notice,
+            "note": notice.rotation_words(config),
+        }
+        # The reply first, then the fetch: the shell's prompt waits for the reply, and a
+        # fetch thread already running would hold the GIL for milliseconds of it.
+        try:
+            send_message(conn, reply)
+        except (OSError, ProtocolError):
+            self.store.close(session, "the hook went away before it had the capability")
+            raise
+        self.store.fetch(session)
+        return None
 
     def get(self, conn: socket.socket, peer: Peer, request: Header) -> Header | None:
         session = self.store.find(text(request, "cap", limit=128))
@@ -225,7 +240,8 @@ def serve(*, idle_exit: float, ready_fd: int | None = None) -> int:
     except DevsecretsError as exc:
         _tell(ready_fd, {"state": "error", "message": exc.message, "fix": exc.fix})
         raise
-    agent = Agent(listener, Store(log=_log), idle_exit)
+    notice.sweep(str(run_dir))
+    agent = Agent(listener, Store(log=_log, notice_dir=str(run_dir)), idle_exit)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, agent.stop)
     _log(f"pid {os.getpid()} on {run_dir / SOCKET_NAME}; " + "; ".join(hardening.values()))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from devsecrets.agent import harden
+from devsecrets.agent import harden, notice
 from devsecrets.agent.peer import Proc, alive
 from devsecrets.config import Config
 from devsecrets.errors import DevsecretsError
@@ -55,6 +55,7 @@ class Session:
     warnings: list[str] = field(default_factory=list)  # rotation due soon, changed outside
     ready_at: float | None = None
     checked_at: float = 0.0
+    notice: str | None = None  # the file the hook reads the fetch's outcome from (notice.py)
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,6 +86,20 @@ class Session:
             self.secrets.clear()
             self.state = "closed"
         self.done.set()
+        if self.notice:
+            notice.remove(self.notice)
+
+    def tell(self) -> None:
+        """The fetch's outcome, for the hook's next prompt. Called holding `lock`, so that a
+        wipe (which removes the file after taking the lock) cannot come in between."""
+        if self.notice is None:
+            return
+        if self.state == "ready":
+            text = notice.ready_text(self.config.project, len(self.secrets), self.ttl)
+        else:
+            message, fix = self.error or ("unknown error", None)
+            text = notice.failed_text(self.config.project, message, fix)
+        notice.write(self.notice, text)
 
 
 class Store:
@@ -92,9 +107,11 @@ class Store:
         self,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] = lambda _: None,
+        notice_dir: str | None = None,
     ) -> None:
         self.clock = clock
         self.log = log
+        self.notice_dir = notice_dir
         self._sessions: dict[bytes, Session] = {}
         self._lock = threading.Lock()
 
@@ -106,23 +123,30 @@ class Store:
         with self._lock:
             return list(self._sessions.values())
 
-    def open(self, shell: Proc, config: Config) -> tuple[str, Session]:
+    def open(self, shell: Proc, config: Config, *, fetch: bool = True) -> tuple[str, Session]:
         """A new session for the shell, its capability, and a fetch started in the
-        background: the caller returns at once. A shell is in one project at a time, so its
-        earlier session (this project or another) is wiped, even if the hook never left."""
+        background (now, or by the caller through `fetch` once it has answered): the caller
+        returns at once. A shell is in one project at a time, so its earlier session (this
+        project or another) is wiped, even if the hook never left."""
         capability = CAPABILITY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
         real_path = os.path.realpath(config.path)
         session = Session(
             key(capability), shell, config, real_path, session_ttl(config), self.clock()
         )
+        if self.notice_dir is not None:
+            session.notice = notice.new_path(self.notice_dir)
         with self._lock:
             replaced = [s for s in self._sessions.values() if s.shell == shell]
             self._sessions[session.key] = session
         for old in replaced:
             self.close(old, "entered again")
-        threading.Thread(target=self._fetch, args=(session,), daemon=True).start()
-        self.log(f"{config.project}: session for shell {shell.pid}, fetching")
+        if fetch:
+            self.fetch(session)
         return capability, session
+
+    def fetch(self, session: Session) -> None:
+        threading.Thread(target=self._fetch, args=(session,), daemon=True).start()
+        self.log(f"{session.config.project}: session for shell {session.shell.pid}, fetching")
 
     def _fetch(self, session: Session) -> None:
         fetched: dict[str, Secret] = {}
@@ -148,6 +172,7 @@ class Store:
                 harden.lock_buffer(secret.buffer)
             session.state, session.error = ("failed", error) if error else ("ready", None)
             session.ready_at = session.checked_at = self.clock()
+            session.tell()
         session.done.set()
         self.log(f"{session.config.project}: {session.state}")
 
