@@ -68,7 +68,8 @@ def describe(state: dict[str, Any]) -> str:
     for session in sessions:
         left = humanize(timedelta(seconds=max(0.0, float(session.get("expires_in") or 0))))
         if session.get("state") == "ready":
-            parts.append(f"{len(session.get('names') or [])} secrets ready, {left} left")
+            count = len(session.get("names") or [])
+            parts.append(f"{count} secret{'' if count == 1 else 's'} ready, {left} left")
         elif session.get("state") == "failed":
             message = str((session.get("error") or ["?"])[0]).splitlines()[0]
             parts.append(f"fetch failed: {message}")
