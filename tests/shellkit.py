@@ -25,7 +25,7 @@ import pexpect
 import pytest
 from conftest import Sandbox
 from fakes.opstate import item, make_state, vault, write_state
-from helpers import DEVSECRETS, store_keyring, trusted_project
+from helpers import BASH_PROMPT, DEVSECRETS, SHELL_PASSED, store_keyring, trusted_project
 
 from devsecrets import hooks
 
@@ -140,20 +140,10 @@ class Shell:
         self.child.close()
 
 
-_PASSED = {
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "XDG_STATE_HOME",
-    "XDG_CACHE_HOME",
-    "XDG_RUNTIME_DIR",
-    "FAKE_OP_STATE",
-    "FAKE_OP_LOG",
-    "FAKE_KEYRING_FILE",
-    "PYTHON_KEYRING_BACKEND",
-    "PYTHONPATH",
-}
+# HOME is the shell's own (set above), everything else the sandbox's.
+_PASSED = set(SHELL_PASSED) - {"HOME"}
 _PROMPTS = {
-    "bash": "__n=0\nPS1='DSPROMPT[$((__n+=1))]> '\n",
+    "bash": BASH_PROMPT,
     "zsh": (
         "unsetopt PROMPT_SP\nsetopt PROMPT_SUBST\n__n=0\n__count() { __n=$((__n + 1)) }\n"
         "precmd_functions=(__count)\nPROMPT='DSPROMPT[$__n]> '\n"
