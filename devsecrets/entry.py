@@ -11,6 +11,11 @@ SESSION_ENV = "DEVSECRETS_SESSION"  # = run.SESSION_ENV (run.py is not needed on
 
 
 def main() -> None:
+    if sys.platform == "win32":
+        # No Unix sockets with peer credentials, no pty, no process groups to forward
+        # signals to: the guarantees devsecrets makes cannot be kept there.
+        sys.stderr.write("devsecrets: error: Windows is not supported (Linux and macOS are)\n")
+        sys.exit(125)
     args = sys.argv[1:]
     if args[:1] == ["run"]:
         from devsecrets.agent.harden import not_dumpable
