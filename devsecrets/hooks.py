@@ -10,7 +10,9 @@ and click (bench/README.md) to every change of project.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import shutil
 import sys
 from pathlib import Path
@@ -129,11 +131,17 @@ def rc_line(shell: str, *, quiet: bool = False) -> str:
 
 
 def detect_shell() -> str:
-    name = os.path.basename(os.environ.get("SHELL", ""))
-    if name in SHELLS:
-        return name
+    """The user's shell: $SHELL, else the login shell in the password database ($SHELL is
+    unset under cron, CI runners and `env -i`)."""
+    candidates = [os.environ.get("SHELL", "")]
+    with contextlib.suppress(KeyError):  # a uid with no passwd entry (some containers)
+        candidates.append(pwd.getpwuid(os.getuid()).pw_shell)
+    for candidate in candidates:
+        if os.path.basename(candidate) in SHELLS:
+            return os.path.basename(candidate)
     raise UsageError(
-        f"cannot tell your shell from SHELL={os.environ.get('SHELL', '')!r}",
+        "cannot tell your shell: neither SHELL nor your login shell is bash, zsh or fish"
+        f" ({', '.join(repr(c) for c in candidates)})",
         "name it: devsecrets hook --install --shell bash (or zsh, fish)",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -75,6 +76,8 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "fakes.filekeyring.FileKeyring")
     monkeypatch.setenv("PYTHONPATH", str(TESTS))
     monkeypatch.setenv("DEVSECRETS_OP_TIMEOUT", "10")
+    # The same login shell whatever the host's (CI runners often leave SHELL unset).
+    monkeypatch.setenv("SHELL", shutil.which("bash") or "/bin/bash")
     keyring.set_keyring(FileKeyring())
     yield box
 

@@ -8,6 +8,8 @@ and any hook variable in the shell's `env`, in a child's (`sh -c env`) and in
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from agentkit import wait_for
-from helpers import cli, trusted_project, write_project
+from helpers import cli, main_in_process, trusted_project, write_project
 from shellkit import (
     CONFIG,
     ENTERED,
@@ -302,11 +304,35 @@ def test_installed_line_loads_the_hook(tmp_path: Path, world: Path) -> None:
         session.close()
 
 
-def test_hook_usage_errors(tmp_path: Path) -> None:
+def login_shell(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Pretend the password database names `path` as this user's login shell."""
+    entry = pwd.getpwuid(os.getuid())
+    fields = (*entry[:6], path)
+    monkeypatch.setattr(hooks.pwd, "getpwuid", lambda uid: pwd.struct_passwd(fields))
+
+
+def test_hook_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli("hook", cwd=tmp_path).returncode == 2
     assert cli("hook", "--install", "--uninstall", "--shell", "bash", cwd=tmp_path).returncode == 2
-    unknown = cli("hook", "--install", cwd=tmp_path, env={"SHELL": "/bin/tcsh"})
-    assert unknown.returncode == 2 and b"--shell bash" in unknown.stderr
+    monkeypatch.setenv("SHELL", "/bin/tcsh")
+    login_shell(monkeypatch, "/bin/sh")
+    code, _out, err = main_in_process(monkeypatch, capsys, "hook", "--install", cwd=tmp_path)
+    assert code == 2 and "--shell bash" in err and "'/bin/tcsh', '/bin/sh'" in err
+    assert not hooks.rc_file("bash").exists()
+
+
+def test_the_shell_comes_from_shell_then_from_the_login_shell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login_shell(monkeypatch, "/usr/bin/fish")
+    monkeypatch.setenv("SHELL", "/usr/bin/zsh")
+    assert hooks.detect_shell() == "zsh"
+    monkeypatch.delenv("SHELL")  # as under cron, CI runners and `env -i`
+    assert hooks.detect_shell() == "fish"
+    monkeypatch.setenv("SHELL", "/bin/dash")
+    assert hooks.detect_shell() == "fish"
 
 
 def test_a_line_from_another_installation_is_replaced_in_place(tmp_path: Path) -> None:
