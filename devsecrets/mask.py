@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from devsecrets.secret import zero
+
 REPLACEMENT = b"<concealed by devsecrets>"
 MIN_MASK_LENGTH = 4  # shorter values are not masked (would garble all output); the caller warns
 
@@ -61,7 +63,7 @@ class Masker:
             if crlf and b"\n" in value:
                 scratch = bytearray(value)  # so that replace() builds a bytearray too
                 variant = scratch.replace(b"\n", b"\r\n")
-                _zero(scratch)
+                zero(scratch)
                 self._variants.append(variant)  # zeroed in wipe() even if a duplicate
                 self._add(variant)
         self._max_len = max((len(v) for v in self._values), default=0)
@@ -86,8 +88,10 @@ class Masker:
         """Bytes currently held back because they may start a secret."""
         return len(self._held)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
-        """Take the next chunk; return what can safely be written now."""
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes | memoryview:
+        """Take the next chunk; return what can safely be written now. When nothing needed
+        masking that may be a read-only view of `data` itself: write it out before changing
+        `data`."""
         if self._wiped:
             raise ValueError("Masker used after wipe()")
         if not self._values:
@@ -101,10 +105,11 @@ class Masker:
         # A fresh bytearray rather than extending _held: growing in place may realloc and
         # free a block holding the secret prefix without zeroing it.
         joined = self._held + data
-        _zero(self._held)
+        zero(self._held)
         out, keep = self._mask(joined, final=False)
+        out = bytes(out)  # before joined is zeroed (masked output: no secret in it)
         self._held = joined[keep:]
-        _zero(joined)
+        zero(joined)
         return out
 
     def flush(self) -> bytes:
@@ -114,22 +119,23 @@ class Masker:
         if not self._held:
             return b""
         out, _ = self._mask(self._held, final=True)
-        _zero(self._held)
+        out = bytes(out)  # before _held is zeroed
+        zero(self._held)
         self._held = bytearray()
         return out
 
     def wipe(self) -> None:
         """Zero buffers that may hold secret bytes and drop references to the values."""
-        _zero(self._held)
+        zero(self._held)
         for variant in self._variants:
-            _zero(variant)
+            zero(variant)
         for store in (self._variants, self._values, self._unplaced, self._plain):
             store.clear()
         self._anchored.clear()
         self._by_first.clear()
         self._wiped = True
 
-    def _mask(self, buf: Buffer, *, final: bool) -> tuple[bytes, int]:
+    def _mask(self, buf: Buffer, *, final: bool) -> tuple[bytes | memoryview, int]:
         """Mask buf up to the hold-back point; return (output, hold-back start)."""
         size = len(buf)
         hold = size if final else self._hold_start(buf, 0)
@@ -145,8 +151,8 @@ class Masker:
             cursor = start - neg_len
             if cursor > hold:  # the replacement swallowed the old hold-back start
                 hold = self._hold_start(buf, cursor)
-        if not parts and hold == size and isinstance(buf, bytes):
-            return buf, size  # common case: nothing to mask, nothing to copy
+        if not parts:  # the common case: nothing to mask, nothing to copy
+            return view[:hold].toreadonly(), hold
         parts.append(view[cursor:hold])
         return b"".join(parts), hold
 
@@ -224,7 +230,3 @@ def _find_every(buf: Buffer, value: Buffer) -> list[Occurrence]:
         # the next, overlapping one may be the leftmost match.
         start = buf.find(value, start + 1)
     return found
-
-
-def _zero(buf: bytearray) -> None:
-    buf[:] = bytes(len(buf))  # same length: overwritten in place, no reallocation

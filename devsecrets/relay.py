@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from devsecrets.mask import Masker
 from devsecrets.run import ExecFailed, Outcome, exec_environment, reset_child_signals
-from devsecrets.secret import Secret
+from devsecrets.secret import Secret, zero
 
 TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
 if TYPE_CHECKING:
@@ -61,11 +61,14 @@ class _Stream:
         if n == 0:
             self.finish()
             return False
-        chunk = buf[:n]  # a bytearray the masker can work on without an unwipeable copy
-        try:
-            self._write(self.masker.feed(chunk))
-        finally:
-            chunk[:] = bytes(n)
+        if n == len(buf):  # the common case in bulk output: no copy at all
+            self._write(self.masker.feed(buf))  # buf is zeroed when the relay ends
+        else:
+            chunk = buf[:n]  # a bytearray the masker can work on without an unwipeable copy
+            try:
+                self._write(self.masker.feed(chunk))
+            finally:
+                zero(chunk)
         if self.broken:
             # Our reader went away: close our end, so the child gets SIGPIPE as it would
             # writing to that reader directly.
@@ -79,7 +82,7 @@ class _Stream:
             self._write(self.masker.flush())
             os.close(self.src)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view and not self.broken:
             try:
@@ -233,7 +236,7 @@ class _Session:
                 for fd in ready_w:
                     self.on_writable(fd)
         finally:
-            buf[:] = bytes(len(buf))
+            zero(buf)
             self._close_streams()
             if self.child.status is None:
                 self.child.signal_group(signal.SIGHUP)

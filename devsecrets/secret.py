@@ -58,8 +58,8 @@ class Secret:
         return b"\x00" in self._buf
 
     def wipe(self) -> None:
-        """Zero the value in place (same-length slice assignment never reallocates)."""
-        self._buf[:] = bytes(len(self._buf))
+        """Zero the value in place."""
+        zero(self._buf)
 
     @property
     def wiped(self) -> bool:
@@ -88,6 +88,19 @@ class Secret:
         return self is other
 
     __hash__ = object.__hash__
+
+
+_ZEROS = bytes(1 << 16)
+
+
+def zero(buf: bytearray) -> None:
+    """Overwrite buf with zeros in place: same length, so never reallocated (which could
+    leave the old block unzeroed), and without allocating a zero-filled copy of its size
+    (fresh pages for every call would make the masker's hot path several times slower)."""
+    with memoryview(buf) as view:
+        for start in range(0, len(buf), len(_ZEROS)):
+            part = view[start : start + len(_ZEROS)]
+            part[:] = memoryview(_ZEROS)[: len(part)]
 
 
 def wipe_all(secrets: object) -> None:

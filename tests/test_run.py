@@ -205,6 +205,24 @@ def test_large_output_is_masked_exactly(project: Path) -> None:
     assert result.stdout.decode() == expected
 
 
+def test_values_across_full_reads_are_masked(project: Path) -> None:
+    # One big write: the relay's reads come back full (64 KiB), and a value straddles every
+    # read boundary, at a different split each time.
+    code = (
+        "import os\n"
+        "s = os.environ['STRIPE_API_KEY'].encode()\n"
+        "out = bytearray()\n"
+        "for k in range(1, 40):\n"
+        "    out += b'.' * (k * 65536 - len(out) - k % len(s)) + s\n"
+        "os.write(1, bytes(out))\n"
+    )
+    result = cli("run", "--", PY, "-c", code, cwd=project)
+    value, expected = CANARY_OP.encode(), bytearray()
+    for k in range(1, 40):
+        expected += b"." * (k * 65536 - len(expected) - k % len(value)) + value
+    assert result.stdout == expected.replace(value, MASK.encode())
+
+
 def test_a_background_grandchild_does_not_keep_run_waiting(project: Path) -> None:
     started = time.monotonic()
     result = cli("run", "--", "sh", "-c", "sleep 5 & echo done", cwd=project)
