@@ -48,17 +48,31 @@ RESERVED_NAMES = frozenset(
         "PS1",
         "PS4",
         "PROMPT_COMMAND",
+        "ZDOTDIR",
         "PYTHONPATH",
+        "PYTHONHOME",
         "PYTHONSTARTUP",
         "NODE_OPTIONS",
+        "NODE_PATH",
         "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
         "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "_JAVA_OPTIONS",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_EXEC_PATH",
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
         "OP_SERVICE_ACCOUNT_TOKEN",
         "OP_CONNECT_TOKEN",
         "OP_CONNECT_HOST",
     ]
 )
-RESERVED_PREFIXES = ("LD_", "DYLD_", "DEVSECRETS_", "OP_SESSION", "BASH_FUNC_")
+RESERVED_PREFIXES = ("LD_", "DYLD_", "DEVSECRETS_", "OP_SESSION", "BASH_FUNC_", "GIT_CONFIG")
 
 TOP_KEYS = ["version", "project", "scope", "secrets", "policy"]
 SECRET_KEYS = ["from", "scope", "max_age", "commands", "rotate", "description"]
@@ -204,7 +218,7 @@ def _check_version(doc: Document, node: yaml.Node | None) -> None:
 def _project(doc: Document, node: yaml.Node | None, path: Path) -> str:
     fix = "use letters, digits, '.', '_' and '-' (at most 64), e.g. `project: payments-api`"
     if node is None:
-        default = path.parent.name
+        default = os.path.basename(os.path.dirname(os.path.realpath(path)))  # as trust does
         if not PROJECT_NAME.fullmatch(default):
             raise ConfigError(
                 f"the directory name {default!r} cannot be the project name",

@@ -7,6 +7,7 @@ on every change of project and cannot afford config.py's imports (yaml, dataclas
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -16,8 +17,9 @@ MAX_CONFIG_BYTES = 1 << 20
 CONFIG_NAME = ".devsecrets.yml"  # = paths.CONFIG_NAME; paths imports pathlib (≈ 10 ms)
 
 
-def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
-    """Read the file once, refusing what ssh would refuse for an authorized_keys file."""
+def read_config_bytes(path: str | os.PathLike[str], *, follow: bool = False) -> bytes:
+    """Read the file once, refusing what ssh would refuse for an authorized_keys file, and a
+    symbolic link unless `follow` (a team policy may be a link into the team's repository)."""
     name = os.fspath(path)
     if os.path.isdir(name):
         raise ConfigError(
@@ -25,14 +27,25 @@ def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
         )
     try:
         # O_NONBLOCK: a FIFO planted under the config's name must not hang a prompt.
-        fd = os.open(name, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # O_NOFOLLOW: trust is recorded for the real path, so a link to another project's
+        # allowed config would let this directory borrow that project's secrets.
+        flags = os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(name, flags if follow else flags | os.O_NOFOLLOW)
     except PermissionError:
         raise ConfigError(
             "cannot be read: permission denied", f"chmod u+r {_quote(name)}", file=name
         ) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                "is a symbolic link: refused, so that one directory cannot borrow the trust"
+                " and secrets of another project's config",
+                "replace the link with a copy of the file, review it, then allow it: "
+                f"rm {_quote(name)} && cp {_quote(os.path.realpath(name))} {_quote(name)}",
+                file=name,
+            ) from None
         raise ConfigError(
-            f"cannot be opened: {exc.strerror}", "check the path and the symlink", file=name
+            f"cannot be opened: {exc.strerror}", "check the path", file=name
         ) from None
     try:
         info = os.fstat(fd)

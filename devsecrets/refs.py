@@ -85,9 +85,14 @@ def parse_ref(text: str, secret_name: str) -> Ref:
     scheme = text.split(":", 1)[0] if ":" in text else ""
     if scheme and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) and _is_plugin_scheme(scheme):
         return PluginRef(text=text, scheme=scheme)
+    fix = "write op://vault/item/field (1Password) or keyring:name (OS keyring)"
+    if text.lower().startswith(("op:", "op/", "keyring")):  # a mistyped reference: show it
+        raise RefError(f"{text!r} is not a secret reference", fix)
+    # Anything else may be the value itself, pasted by mistake: never echo it.
     raise RefError(
-        f"{text!r} is not a secret reference",
-        "write op://vault/item/field (1Password) or keyring:name (OS keyring)",
+        f"is not a secret reference but text ({len(text)} characters, not shown)",
+        f"{fix}; if it is a secret value, delete it from the file, rotate it, and store the "
+        "new one with `devsecrets set NAME`",
     )
 
 

@@ -29,7 +29,7 @@ import tty
 from collections.abc import Iterator, Mapping, Sequence
 
 from devsecrets.mask import Masker
-from devsecrets.run import ExecFailed, Outcome, exec_environment, reset_child_signals
+from devsecrets.run import ExecFailed, Outcome, exec_environment, prepare_child
 from devsecrets.secret import Secret, zero
 
 TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
@@ -168,7 +168,7 @@ class _Session:
             try:
                 os.close(err_r)
                 self.child_setup()
-                reset_child_signals()
+                prepare_child()
                 os.execvpe(argv[0], list(argv), exec_environment(env, secrets))
             except OSError as exc:
                 os.write(err_w, str(exc.errno or errno.ENOEXEC).encode())

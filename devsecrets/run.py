@@ -103,7 +103,12 @@ def exec_environment(
     return env
 
 
-def reset_child_signals() -> None:
+def prepare_child() -> None:
+    """In the child, before exec: default signal handling, and no core dump (its memory and
+    environment hold the values) unless the command raises the limit again itself."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if soft != 0:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
     for sig in RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -115,7 +120,7 @@ def exec_command(
     """Replace devsecrets by the command. Returns only by raising ExecFailed."""
     sys.stdout.flush()
     sys.stderr.flush()
-    reset_child_signals()
+    prepare_child()
     try:
         os.execvpe(argv[0], list(argv), exec_environment(env, secrets))
     except OSError as exc:

@@ -38,7 +38,7 @@ def load_team_policy() -> Layer | None:
                 file=str(path),
             )
         return None
-    return parse_team_policy(read_config_bytes(path), path)
+    return parse_team_policy(read_config_bytes(path, follow=True), path)
 
 
 def parse_team_policy(data: bytes, path: Path) -> Layer:

@@ -83,6 +83,9 @@ def test_digest_is_of_the_parsed_bytes() -> None:
         ("secrets:\n  PATH: keyring\n", "PATH is reserved", 2),
         ("secrets:\n  LD_PRELOAD: keyring\n", "LD_PRELOAD is reserved", 2),
         ("secrets:\n  OP_SESSION_x: keyring\n", "is reserved", 2),
+        ("secrets:\n  GIT_SSH_COMMAND: keyring\n", "GIT_SSH_COMMAND is reserved", 2),
+        ("secrets:\n  GIT_CONFIG_KEY_0: keyring\n", "GIT_CONFIG_KEY_0 is reserved", 2),
+        ("secrets:\n  JAVA_TOOL_OPTIONS: keyring\n", "JAVA_TOOL_OPTIONS is reserved", 2),
         ("secrets:\n  A: keyring\n  A: keyring:b\n", "defined twice (first on line 2)", 3),
         ("secrets:\n  A: op://v/i\n", "needs a vault, an item and a field", 2),
         ("secrets:\n  A: 42\n", "must be a string, not a number", 2),
@@ -218,6 +221,34 @@ def test_cli_reports_config_errors_with_exit_125_and_no_traceback(tmp_path: Path
     assert "/.devsecrets.yml:4: secrets.A.maxage: unknown key" in err
     assert "did you mean 'max_age'" in err
     assert "Traceback" not in err
+
+
+def test_a_symlinked_config_is_refused_and_names_the_fix(tmp_path: Path) -> None:
+    real = write_project(tmp_path, "secrets:\n  DB: keyring\n", name="trusted")
+    borrower = tmp_path / "victimapp"
+    borrower.mkdir()
+    (borrower / ".devsecrets.yml").symlink_to(real / ".devsecrets.yml")
+    with pytest.raises(ConfigError) as info:
+        load_config(borrower)
+    assert "is a symbolic link" in info.value.message
+    assert f"rm {borrower}/.devsecrets.yml && cp {real}/.devsecrets.yml" in (info.value.fix or "")
+    assert cli("allow", cwd=borrower).returncode == 125
+
+
+def test_the_default_project_name_is_the_real_directorys(tmp_path: Path) -> None:
+    real = write_project(tmp_path, "secrets:\n  DB: keyring\n", name="payments-api")
+    (tmp_path / "p").symlink_to(real)
+    assert load_config(tmp_path / "p").project == "payments-api"
+
+
+def test_a_value_written_instead_of_a_reference_is_never_printed(tmp_path: Path) -> None:
+    canary = "sk_test_CANARY51Hx9aQ2bLr7"
+    project = write_project(tmp_path, f"secrets:\n  STRIPE: {canary}\n")
+    for args in (["run", "--", "true"], ["status"], ["allow"], ["audit"], ["doctor"]):
+        result = cli(*args, cwd=project)
+        assert result.returncode != 0, args
+        assert canary.encode() not in result.stdout + result.stderr, args
+        assert b"not shown" in result.stdout + result.stderr, args
 
 
 def test_cli_without_any_config(tmp_path: Path) -> None:

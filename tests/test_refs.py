@@ -64,6 +64,17 @@ def test_bad_references_say_what_is_wrong(text: str, message: str) -> None:
     assert info.value.fix
 
 
+@pytest.mark.parametrize(
+    "text", ["sk_test_CANARY51Hx9aQ2bLr7", "postgres://app:CANARYpw@db.staging/app", "hunter2"]
+)
+def test_a_value_pasted_instead_of_a_reference_is_not_echoed(text: str) -> None:
+    with pytest.raises(RefError) as info:
+        parse_ref(text, "NAME")
+    message = f"{info.value} {info.value.fix}"
+    assert f"({len(text)} characters, not shown)" in message and "rotate it" in message
+    assert "CANARY" not in message and "hunter2" not in message
+
+
 def test_keyring_reference_forms() -> None:
     named = parse_ref("keyring:database-url", "DATABASE_URL")
     bare = parse_ref("keyring", "DATABASE_URL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -221,6 +222,25 @@ def test_values_across_full_reads_are_masked(project: Path) -> None:
     for k in range(1, 40):
         expected += b"." * (k * 65536 - len(expected) - k % len(value)) + value
     assert result.stdout == expected.replace(value, MASK.encode())
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-mask"]])
+def test_the_child_dumps_no_core(project: Path, mode: list[str]) -> None:
+    # Its memory and environment hold the values; `ulimit -c` in the child can raise it again.
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        pytest.skip("core dumps are off for this user: nothing to turn off")
+    raise_soft = 'ulimit -S -c "$(ulimit -H -c)" && exec "$@"'
+    child = ["sh", "-c", "ulimit -S -c; ulimit -H -c"]
+    result = subprocess.run(
+        ["sh", "-c", raise_soft, "sh", DEVSECRETS, "run", *mode, "--", *child],
+        cwd=project,
+        capture_output=True,
+        env=dict(os.environ, PWD=str(project)),
+        timeout=30,
+        check=False,
+    )
+    hard = subprocess.run(["sh", "-c", "ulimit -H -c"], capture_output=True, check=True).stdout
+    assert result.stdout == b"0\n" + hard, result.stderr
 
 
 def test_a_background_grandchild_does_not_keep_run_waiting(project: Path) -> None:
