@@ -103,3 +103,17 @@ def _reason(message: str, fix: str | None) -> str:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def renew(capability: str) -> str:
+    """The session's new capability ('' when it is gone or the agent did not answer): the
+    one this call was given passed through its environment, so it is retired."""
+    if not capability:
+        return ""
+    from devsecrets.agent import client
+
+    try:
+        reply = client.renew(capability)
+    except client.AgentUnavailable:
+        return ""
+    return _text(reply.get("cap"))

@@ -12,7 +12,9 @@ package, is put on sys.path instead. CONFIG is the config the hook found ('' whe
 every project); the PREV_* values are what this call told the hook last time; SHELL_PID is
 the interactive shell's own pid ($$, $fish_pid), which the agent binds the session to. CAP,
 the session capability the hook holds ('' for none), comes through the environment of this
-one process, never argv (/proc/PID/cmdline is readable by every process).
+one process, never argv (/proc/PID/cmdline is readable by every process). The user's other
+processes can read that environment for a moment, so every capability that came this way is
+retired before the call ends: left, or renewed when the session stands.
 
 It prints one status line on stderr, and on stdout `key=value` lines that the hook reads
 into unexported variables of its own — it assigns known keys and evaluates nothing:
@@ -76,8 +78,14 @@ def arrive(
         lost = wiped and fields["record"] == prev_record  # this project's own session
         return fields, line + ("; session wiped" if lost else "")
     if unchanged and held:
-        fields["cap"] = held  # re-checked the same approval: the session stands
-        return fields, ""
+        # Re-checked the same approval: the session stands, under a new capability — the
+        # held one passed through this process's environment, which the user's other
+        # processes can read for a moment (and can make the hook re-check: `touch` the
+        # config), so it must not stay usable.
+        renewed = hookagent.renew(held)
+        if renewed:
+            fields["cap"] = renewed
+            return fields, ""
     hookagent.leave(held)  # the agent would drop it on `enter` too; this says so at once
     entered = hookagent.enter(shell, config, digest)
     fields["cap"] = entered.capability

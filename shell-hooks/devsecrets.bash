@@ -49,7 +49,7 @@ __devsecrets_hook() {
     local __devsecrets_status=$? __devsecrets_errexit=
     if [[ $- == *e* ]]; then __devsecrets_errexit=1; fi
     local -
-    set +a +e +u
+    set +a +e +u +x # +x: no trace of the capability (the functions it calls inherit this)
     if [[ $PWD != "$__devsecrets_pwd" ]]; then
         __devsecrets_pwd=$PWD
         __devsecrets_find
@@ -151,6 +151,7 @@ __devsecrets_call() {
 # `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
 # command). `function` keeps an alias named devsecrets from being expanded here.
 function devsecrets {
+    { local -; set +x; } 2>/dev/null # `set -x` would print the capability
     if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
         DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
     else

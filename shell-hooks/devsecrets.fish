@@ -116,6 +116,7 @@ function __devsecrets_find
 end
 
 function __devsecrets_call
+    set -l fish_trace # no trace of the capability
     set -l config $argv[1]
     set -l previous "$__devsecrets_record" "$__devsecrets_state" "$__devsecrets_project"
     # Marked as handled before Python starts: after Ctrl-C during the call, the hook runs
@@ -154,6 +155,7 @@ end
 # `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
 # command).
 function devsecrets --wraps devsecrets --description 'devsecrets, with this shell\'s session'
+    set -l fish_trace # `set fish_trace 1` would print the capability
     if test "$argv[1]" = run; and test -n "$__devsecrets_cap"
         set -lx DEVSECRETS_SESSION $__devsecrets_cap
         command devsecrets $argv

@@ -43,6 +43,7 @@ __devsecrets_setup() {
 
 __devsecrets_hook() {
     emulate -L zsh
+    setopt no_xtrace # no trace of the capability (the functions it calls inherit this)
     # `$(cd x; ...)` runs chpwd in a subshell, and so does completion (direnv #1109).
     if (( ZSH_SUBSHELL )); then return 0; fi
     if [[ $PWD != "$__devsecrets_pwd" ]]; then
@@ -137,6 +138,7 @@ __devsecrets_call() {
 # `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
 # command). `function` keeps an alias named devsecrets from being expanded here.
 function devsecrets {
+    setopt local_options no_xtrace # `setopt xtrace` would print the capability
     if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
         DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
     else

@@ -149,6 +149,43 @@ def test_leaving_the_shell_wipes_its_session(tmp_path: Path, world: Path) -> Non
         wait_for(lambda s=session: sessions_of(s) == [], what=f"{kind}'s session to go")
 
 
+def test_a_recheck_retires_the_capability_it_passed_on(
+    shell: Shell, sandbox: Sandbox, world: Path
+) -> None:
+    """The hook's call carries the capability in its environment, which the user's other
+    processes can read for a moment — and they can make the hook call again by touching the
+    config. The session stands, under a new capability; the one passed on is dead."""
+    old = enter(shell)
+    record = os.stat(shell.variable("__devsecrets_record")).st_mtime
+    os.utime(world / "shop" / ".devsecrets.yml", (record + 5, record + 5))
+    assert "devsecrets:" not in shell.checked("true")  # re-checked: nothing new to say
+    new = shell.variable("__devsecrets_cap")
+    assert new.startswith("dsc1_") and new != old
+    with pytest.raises(client.AgentUnavailable, match="no such session"):
+        client.renew(old)
+    [session] = sessions_of(shell)
+    assert session["state"] == "ready"
+    served_by_the_agent(shell, sandbox)  # the same values: no new fetch
+
+
+def test_tracing_the_shell_never_prints_the_capability(shell: Shell, sandbox: Sandbox) -> None:
+    trace = {"bash": "set -x", "zsh": "setopt xtrace", "fish": "set -g fish_trace 1"}
+    shell.step(trace[shell.kind])
+    mark = shell.mark()
+    assert ENTERED in shell.step("cd shop")
+    shell.await_line(READY, mark)
+    traced = shell.since(mark)
+    capability = shell.variable("__devsecrets_cap")  # (prints it: not part of `traced`)
+    mark, before = shell.mark(), inject_calls(sandbox)
+    assert "key=<concealed by devsecrets>" in shell.step(SHOW)  # (`checked` would see the
+    assert inject_calls(sandbox) == before  # trace's hook names as leaks)
+    assert LEFT in shell.step("cd ..")
+    traced += shell.since(mark)
+    traced_hook = {"bash": "+ __devsecrets_hook", "zsh": "+__devsecrets_hook", "fish": "-> cd"}
+    assert traced_hook[shell.kind] in traced  # the shell did trace
+    assert capability.startswith("dsc1_") and "dsc1_" not in traced
+
+
 def test_lock_and_a_killed_agent(shell: Shell, sandbox: Sandbox) -> None:
     """After either, `run` asks the providers itself; the next entry into a project fetches
     again (and starts a new agent when none runs)."""

@@ -95,6 +95,10 @@ def leave(capability: str) -> Header:
     return request({"op": "leave", "cap": capability})
 
 
+def renew(capability: str) -> Header:
+    return request({"op": "renew", "cap": capability})
+
+
 def lock() -> Header:
     return request({"op": "lock"})
 

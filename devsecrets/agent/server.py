@@ -1,7 +1,7 @@
 """The agent process: one per user, on a Unix socket in the private runtime directory.
 
-Only processes of the same user get an answer (SO_PEERCRED); `get` and `enter` are further
-bound to the shell that entered: the peer must be that shell or descend from it, so a
+Only processes of the same user get an answer (SO_PEERCRED); `get`, `renew` and `enter` are
+further bound to the shell that entered: the peer must be that shell or descend from it, so a
 capability copied to another terminal is useless. What stays possible, honestly: a process of
 the same user that can ptrace the shell (the default without Yama) can read the capability
 from the shell's memory and ask from a process it starts under that shell, and any process of
@@ -69,6 +69,7 @@ class Agent:
             "enter": self.enter,
             "get": self.get,
             "leave": self.leave,
+            "renew": self.renew,
             "lock": self.lock,
             "status": self.status,
         }
@@ -207,6 +208,17 @@ class Agent:
         session = self.store.find(text(request, "cap", limit=128))
         left = session is not None and self.store.close(session, "left")
         return {"ok": True, "wiped": left}
+
+    def renew(self, conn: socket.socket, peer: Peer, request: Header) -> Header:
+        session = self.store.find(text(request, "cap", limit=128))
+        if session is None:
+            return error("unknown_session", "no such session: it expired, was left or locked")
+        if peer.pid is None or not descends_from(peer.pid, session.shell, include_self=True):
+            return error("denied", "this session belongs to a shell you are not running in")
+        capability = self.store.renew(session)
+        if capability is None:
+            return error("unknown_session", "the session was wiped")
+        return {"ok": True, "cap": capability}
 
     def lock(self, conn: socket.socket, peer: Peer, request: Header) -> Header:
         return {"ok": True, "wiped": self.store.close_all("locked")}

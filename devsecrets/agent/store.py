@@ -176,6 +176,18 @@ class Store:
         session.done.set()
         self.log(f"{session.config.project}: {session.state}")
 
+    def renew(self, session: Session) -> str | None:
+        """A new capability for the session, the old one dead at once; None when the
+        session is gone. The hook renews the capability each time it passed one through a
+        process's environment, which other processes of the user may read for a moment."""
+        capability = CAPABILITY_PREFIX + secrets.token_urlsafe(32)
+        with self._lock:
+            if self._sessions.pop(session.key, None) is None:
+                return None
+            session.key = key(capability)
+            self._sessions[session.key] = session
+        return capability
+
     def find(self, capability: str) -> Session | None:
         with self._lock:
             return self._sessions.get(key(capability))
