@@ -107,6 +107,7 @@ def run_audit(
 ) -> Report:
     """Answer the three questions for the project at `path` (default: the one around the
     working directory, else the working directory itself)."""
+    _stable_labels()
     start = Path(os.path.abspath(path)) if path else start_dir()
     config, problem = _config(start)
     root = start if path or config is None else config.root
@@ -135,6 +136,16 @@ def run_audit(
             Item("session agent", "runs without its memory protection", "devsecrets doctor")
         )
     return report
+
+
+def _stable_labels() -> None:
+    """Findings' labels keyed with the install's fingerprint key, when the keyring has one."""
+    from devsecrets.fingerprint import FingerprintKey, load_key
+    from devsecrets.scan import use_label_key
+
+    key = load_key(create=False)
+    if isinstance(key, FingerprintKey):
+        use_label_key(key.key)
 
 
 def _config(start: Path) -> tuple[Config | None, str | None]:

@@ -16,8 +16,10 @@ can say "production" while the value is still in hand — it is never kept.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -103,14 +105,26 @@ class Finding:
         }
 
 
+# Keyed, so that a short or guessable value cannot be found from its label by hashing
+# guesses offline. Per process by default (labels match within one report); the audit uses
+# the install's fingerprint key when there is one (fingerprint.py), so they match across runs.
+_label_key = secrets.token_bytes(32)
+
+
+def use_label_key(key: bytes) -> None:
+    global _label_key
+    _label_key = key
+
+
 def fingerprint(value: bytes | bytearray, prefix_len: int) -> str:
-    """The format's public prefix, the length and a short hash: enough to match, not to use."""
+    """The format's public prefix, the length and a short keyed hash: enough to match the
+    same value in two places, not to use or guess it."""
     prefix = bytes(value[:prefix_len]).decode("ascii", "replace") if prefix_len else ""
-    digest = hashlib.sha256(value).hexdigest()[:8]
+    digest = hmac.new(_label_key, value, hashlib.sha256).hexdigest()[:8]
     return (
-        f"{prefix}…({len(value)} chars, sha256:{digest})"
+        f"{prefix}…({len(value)} chars, hmac:{digest})"
         if prefix
-        else f"{len(value)} chars, sha256:{digest}"
+        else f"{len(value)} chars, hmac:{digest}"
     )
 
 

@@ -253,3 +253,24 @@ def test_a_broken_config_still_answers_question_one(tmp_path: Path) -> None:
     report = run_audit(str(project), env={})
     assert [f.kind for f in report.plaintext] == ["high-entropy secret"]
     assert any("YAML syntax error" in note for note in report.notes)
+
+
+def test_labels_are_keyed_and_stable_with_the_install_key(tmp_path: Path) -> None:
+    import hashlib
+
+    from devsecrets.fingerprint import FingerprintKey, load_key
+    from devsecrets.scan import fingerprint
+
+    value = b"ghp_" + b"7" * 36  # a guessable value: a plain hash of it would give it away
+    (tmp_path / ".env").write_bytes(b"GH_TOKEN=" + value + b"\n")
+
+    def label() -> str:
+        [finding] = run_audit(str(tmp_path), env={}).plaintext
+        return finding.fingerprint
+
+    first = label()
+    assert hashlib.sha256(value).hexdigest()[:8] not in first
+    assert first.startswith("ghp_…(40 chars, hmac:") and first == fingerprint(value, 4)
+    key = load_key(create=True)
+    assert isinstance(key, FingerprintKey)
+    assert label() == label() != first  # now keyed with the install's key, run after run

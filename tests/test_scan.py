@@ -75,9 +75,9 @@ def test_findings_name_the_line_and_variable(tmp_path: Path) -> None:
     plant(tmp_path)
     generic = next(f for f in scan_tree(tmp_path).findings if f.kind == "high-entropy secret")
     assert generic.line == 3 and generic.name == "API_TOKEN"
-    assert generic.fingerprint.startswith("32 chars, sha256:")
+    assert generic.fingerprint.startswith("32 chars, hmac:")
     aws = next(f for f in scan_tree(tmp_path).findings if f.kind == "AWS access key")
-    assert aws.fingerprint.startswith("AKIA…(20 chars, sha256:")
+    assert aws.fingerprint.startswith("AKIA…(20 chars, hmac:")
 
 
 def test_dotenv_files_skip_examples(tmp_path: Path) -> None:
