@@ -14,6 +14,7 @@ project config: it decides what may reach a developer's processes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def load_team_policy() -> Layer | None:
             )
         return None
     return parse_team_policy(read_config_bytes(path, follow=True), path)
+
+
+def team_policy_digest() -> str:
+    """What the team policy is now, in a few bytes: a session agent compares it with the
+    one its session began under (a tightened policy must not wait for the session TTL)."""
+    path, _ = team_policy_file()
+    try:
+        data = read_config_bytes(path, follow=True) if os.path.lexists(path) else b""
+    except ConfigError as exc:
+        return f"unreadable: {exc.message}"
+    return hashlib.sha256(data).hexdigest()
 
 
 def parse_team_policy(data: bytes, path: Path) -> Layer:

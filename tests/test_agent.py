@@ -342,6 +342,24 @@ def test_a_changed_config_wipes_the_session(
     assert sessions() == []
 
 
+def test_a_changed_team_policy_wipes_the_session(
+    agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
+) -> None:
+    from devsecrets.paths import team_policy_file
+
+    project = canary_project(sandbox, tmp_path)
+    shell = shells(project)
+    shell.enter()
+    wait_ready()
+    policy, _ = team_policy_file()
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text("max_age: 5d\n")  # tighter: what was served under 7d is re-decided
+    out = shell.run("-v -- true")
+    assert "the team policy changed since the session began" in out
+    assert shell.status == 0  # run decided under the new policy itself
+    assert sessions() == []
+
+
 def test_capability_from_another_process_tree_is_refused(
     agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
 ) -> None:

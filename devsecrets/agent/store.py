@@ -29,6 +29,7 @@ from devsecrets.errors import DevsecretsError
 from devsecrets.policy import policy_for
 from devsecrets.project import load_project, resolve_project
 from devsecrets.secret import Secret
+from devsecrets.teampolicy import team_policy_digest
 
 MAX_TTL = timedelta(minutes=60)
 RECHECK_EVERY = 1.0  # seconds between re-reads of each session's config
@@ -56,6 +57,7 @@ class Session:
     ready_at: float | None = None
     checked_at: float = 0.0
     notice: str | None = None  # the file the hook reads the fetch's outcome from (notice.py)
+    team_policy: str = ""  # teampolicy.team_policy_digest() when the session began
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -133,6 +135,7 @@ class Store:
         session = Session(
             key(capability), shell, config, real_path, session_ttl(config), self.clock()
         )
+        session.team_policy = team_policy_digest()
         if self.notice_dir is not None:
             session.notice = notice.new_path(self.notice_dir)
         with self._lock:
@@ -214,10 +217,13 @@ class Store:
         except DevsecretsError as exc:
             problem = exc.message
         else:
-            if current.digest == session.config.digest:
+            if current.digest != session.config.digest:
+                problem = f"{session.config.path} changed since the session began"
+            elif team_policy_digest() != session.team_policy:
+                problem = "the team policy changed since the session began"
+            else:
                 session.checked_at = self.clock()
                 return None
-            problem = f"{session.config.path} changed since the session began"
         self.close(session, problem)
         return problem
 
