@@ -4,10 +4,10 @@ declines, goes to the full command line (cli.py)."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 
-SESSION_ENV = "DEVSECRETS_SESSION"  # = run.SESSION_ENV (run.py is not needed on every path)
+from devsecrets import sessioncap
 
 
 def main() -> None:
@@ -20,13 +20,16 @@ def main() -> None:
     if args[:1] == ["run"]:
         from devsecrets.agent.harden import not_dumpable
 
-        # First, before anything is read: the capability is in our environment and values
-        # will be in our memory; other processes of the user must not read either. (exec
-        # makes the child dumpable again: what the child is given stays readable, by design.)
+        # First, before anything is read: the capability's pipe and values will be in our
+        # memory; other processes of the user must not read either. (exec makes the child
+        # dumpable again: what the child is given stays readable, by design.)
         not_dumpable()
-    # Out of the environment at once, whatever the command: nothing devsecrets starts — `op`,
-    # the keyring's helpers, a config's `rotate:` command, the child of `run` — inherits it.
-    capability = os.environ.pop(SESSION_ENV, None)
+    # Out of the environment (and its pipe read and closed) at once, whatever the command:
+    # nothing devsecrets starts — `op`, the keyring's helpers, a config's `rotate:` command,
+    # the child of `run` — inherits it.
+    capability, emptied = sessioncap.take()
+    if emptied and args[:1] == ["run"]:
+        _capability_taken()
     if capability and args[:1] == ["run"]:
         from devsecrets.agent.fastpath import try_run
 
@@ -37,3 +40,17 @@ def main() -> None:
     from devsecrets.cli import main as cli_main
 
     cli_main()
+
+
+def _capability_taken() -> None:
+    """The shell's function wrote the capability into the pipe and nothing was there: some
+    other process read it first. Every session is wiped, so what it took opens nothing."""
+    sys.stderr.write(
+        "devsecrets: warning: the session capability was gone from its pipe: another process"
+        " may have read it. Every session is wiped (devsecrets lock); cd into the project"
+        " again to start a new one.\n"
+    )
+    from devsecrets.agent import client
+
+    with contextlib.suppress(client.AgentUnavailable):
+        client.lock()

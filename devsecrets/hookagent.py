@@ -8,10 +8,10 @@ file the agent writes the fetch's outcome to (agent/notice.py), which the hook r
 later prompt with builtins. On leaving (or entering another project, or the config losing
 trust) the call sends `leave` with the capability the hook held.
 
-The capability reaches this process only through its environment (DEVSECRETS_SESSION, set
-for this one process by the hook), never through argv, which any process can read in
-/proc/PID/cmdline. The agent client is imported only when it is needed, and it imports no
-`json` (agent/wirejson.py): cheap enough for `cd`'s budget.
+The capability reaches this process only on its stdin (sessioncap.py), never through argv
+or the environment, which any process of the user can read in /proc. The agent client is
+imported only when it is needed, and it imports no `json` (agent/wirejson.py): cheap enough
+for `cd`'s budget.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def _text(value: object) -> str:
 
 def renew(capability: str) -> str:
     """The session's new capability ('' when it is gone or the agent did not answer): the
-    one this call was given passed through its environment, so it is retired."""
+    one this call was given is retired, in case another process read it from the pipe."""
     if not capability:
         return ""
     from devsecrets.agent import client

@@ -2,8 +2,8 @@
 
 shell-hooks/devsecrets.{bash,zsh,fish} run it as
 
-    DEVSECRETS_SESSION=CAP PYTHON -I -S -c CODE PKGDIR SHELL_PID CONFIG PREV_RECORD \
-        PREV_STATE PREV_PROJECT [--quiet]
+    printf %s CAP | DEVSECRETS_SESSION_FD=0 PYTHON -I -S -c CODE PKGDIR SHELL_PID CONFIG \
+        PREV_RECORD PREV_STATE PREV_PROJECT [--quiet]
 
 (CODE: hooks.ENTRY). `-I`: PYTHON* variables and the user site are ignored, and the working
 directory — a project someone else wrote — is not on sys.path, so nothing in it can stand in
@@ -11,10 +11,10 @@ for devsecrets. `-S`: no site-packages scan (≈ 3.5 ms); PKGDIR, the directory 
 package, is put on sys.path instead. CONFIG is the config the hook found ('' when it left
 every project); the PREV_* values are what this call told the hook last time; SHELL_PID is
 the interactive shell's own pid ($$, $fish_pid), which the agent binds the session to. CAP,
-the session capability the hook holds ('' for none), comes through the environment of this
-one process, never argv (/proc/PID/cmdline is readable by every process). The user's other
-processes can read that environment for a moment, so every capability that came this way is
-retired before the call ends: left, or renewed when the session stands.
+the session capability the hook holds ('' for none), comes on stdin (sessioncap.py), never
+through argv or the environment, which the user's other processes can read in /proc. Every
+capability that came this way is still retired before the call ends — left, or renewed when
+the session stands — so that one taken from the pipe in the meantime opens nothing.
 
 It prints one status line on stderr, and on stdout `key=value` lines that the hook reads
 into unexported variables of its own — it assigns known keys and evaluates nothing:
@@ -34,7 +34,7 @@ import os
 import sys
 import time
 
-from devsecrets import hookagent
+from devsecrets import hookagent, sessioncap
 from devsecrets.configfile import read_config_bytes
 from devsecrets.errors import DevsecretsError
 from devsecrets.trust import ALLOWED, CHANGED, DENIED, EXPIRED, NOT_ALLOWED, decide
@@ -42,7 +42,6 @@ from devsecrets.trustfile import Record, read_record, record_paths, sha256_hex
 
 ERROR = "error"
 REVIEW = "review it, then run devsecrets allow"
-SESSION_ENV = "DEVSECRETS_SESSION"  # = run.SESSION_ENV (run.py is too heavy to import here)
 
 
 def main(argv: list[str]) -> int:
@@ -51,7 +50,7 @@ def main(argv: list[str]) -> int:
         return 2
     shell, config, prev_record, prev_state, prev_project = argv[:5]
     quiet = "--quiet" in argv[5:] or os.environ.get("DEVSECRETS_HOOK_QUIET", "") not in ("", "0")
-    held = os.environ.pop(SESSION_ENV, "")  # popped: an agent started below must not see it
+    held, _ = sessioncap.take()  # (an agent started below must not inherit it either)
     if config:
         fields, line = arrive(config, int(shell), held, prev_record, prev_state)
     else:

@@ -23,10 +23,13 @@ from collections.abc import Mapping, Sequence
 from devsecrets.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, DevsecretsError
 from devsecrets.mask import MIN_MASK_LENGTH
 from devsecrets.secret import Secret, wipe_all
+from devsecrets.sessioncap import SESSION_ENV, SESSION_FD_ENV
 
-SESSION_ENV = "DEVSECRETS_SESSION"
 # Credentials of the brokers themselves: the child must not be able to fetch anything more.
-STRIPPED_NAMES = frozenset({b"OP_SERVICE_ACCOUNT_TOKEN", b"OP_CONNECT_TOKEN", SESSION_ENV.encode()})
+STRIPPED_NAMES = frozenset(
+    {b"OP_SERVICE_ACCOUNT_TOKEN", b"OP_CONNECT_TOKEN"}
+    | {SESSION_ENV.encode(), SESSION_FD_ENV.encode()}
+)
 STRIPPED_PREFIXES = (b"OP_SESSION",)
 # Signals Python ignores or that we ignore while relaying; the child must start with defaults.
 RESET_SIGNALS = (

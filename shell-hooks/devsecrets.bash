@@ -11,9 +11,10 @@
 #
 # The session agent: on entering a trusted project that call asks the agent to fetch (and
 # returns at once), and hands back the session capability, which lives in an unexported
-# variable. The `devsecrets` function below gives it to devsecrets alone, in the environment
+# variable. The `devsecrets` function below gives it to devsecrets alone, on a pipe (fd 9)
 # of that one process — so `devsecrets run` is served from the agent's memory, and nothing
-# else the shell starts (an AI agent, a test runner) can see it. It never appears in argv.
+# else the shell starts (an AI agent, a test runner) can see it. It never appears in argv or
+# in an environment (both readable in /proc), nor in a file.
 # While the fetch runs, each prompt looks for the agent's one-line report on its outcome and
 # prints it once (builtins only: no process is started).
 #
@@ -121,11 +122,12 @@ __devsecrets_call() {
     __devsecrets_config=$config __devsecrets_record= __devsecrets_state= __devsecrets_project=
     __devsecrets_notice=
     __devsecrets_probe
-    # The capability goes to this one process through its environment (not argv); $$ is this
-    # shell even inside $(…), and the agent binds the session to it.
-    if out=$(DEVSECRETS_SESSION=$cap "$__devsecrets_python" -I -S -c "$__devsecrets_code" \
-        "$__devsecrets_pkg" "$$" "$config" "$record" "$state" "$project" \
-        ${__devsecrets_flags:+"$__devsecrets_flags"}); then
+    # The capability goes to this one process on its stdin (not argv nor the environment,
+    # which other processes can read in /proc; printf is a builtin: no process shows it).
+    # $$ is this shell even inside $(…), and the agent binds the session to it.
+    if out=$(printf '%s' "$cap" | DEVSECRETS_SESSION_FD=0 "$__devsecrets_python" -I -S \
+        -c "$__devsecrets_code" "$__devsecrets_pkg" "$$" "$config" "$record" "$state" \
+        "$project" ${__devsecrets_flags:+"$__devsecrets_flags"}); then
         __devsecrets_cap= # answered: its `cap=` line, if any, is the one to hold now
     fi
     cap=
@@ -147,13 +149,13 @@ __devsecrets_call() {
 }
 
 # devsecrets itself; `devsecrets run` is given this shell's session capability (when it
-# holds one) in the environment of that one process, and is then served by the agent. Only
+# holds one) on a pipe, fd 9 of that one process, and is then served by the agent. Only
 # `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
 # command). `function` keeps an alias named devsecrets from being expanded here.
 function devsecrets {
     { local -; set +x; } 2>/dev/null # `set -x` would print the capability
     if [[ ${1-} == run && -n ${__devsecrets_cap-} ]]; then
-        DEVSECRETS_SESSION=$__devsecrets_cap command devsecrets "$@"
+        DEVSECRETS_SESSION_FD=9 command devsecrets "$@" 9< <(printf '%s' "$__devsecrets_cap")
     else
         command devsecrets "$@"
     fi

@@ -14,10 +14,10 @@
 #
 # The session agent: on entering a trusted project that call asks the agent to fetch (and
 # returns at once), and hands back the session capability, which lives in an unexported
-# variable. The `devsecrets` function below gives it to devsecrets alone, exported by a
-# `set -lx` inside that function's block, so only the one process started there sees it —
-# `devsecrets run` is then served from the agent's memory, and nothing else the shell starts
-# (an AI agent, a test runner) can see it. Never `env VAR=… cmd`: that puts it in env's argv.
+# variable. The `devsecrets` function below gives it to devsecrets alone, on a pipe (fd 9,
+# through psub's FIFO in a private temporary directory) — `devsecrets run` is then served from
+# the agent's memory, and nothing else the shell starts (an AI agent, a test runner) can see
+# it. It never appears in argv or in an environment (both readable in /proc).
 # While the fetch runs, each prompt looks for the agent's one-line report on its outcome and
 # prints it once (builtins only: no process is started).
 #
@@ -131,11 +131,13 @@ function __devsecrets_call
     set -l out
     set -l answered 0
     begin
-        # The capability goes to this one process through its environment (not argv); the
-        # block ends the export. The agent binds the session to this shell, $fish_pid.
-        set -lx DEVSECRETS_SESSION $__devsecrets_cap
-        set out ($__devsecrets_python -I -S -c $__devsecrets_code $__devsecrets_pkg \
-            $fish_pid "$config" $previous $__devsecrets_flags)
+        # The capability goes to this one process on its stdin (not argv nor the environment,
+        # which other processes can read in /proc; printf is a builtin: no process shows it).
+        # The block ends the export. The agent binds the session to this shell, $fish_pid.
+        set -lx DEVSECRETS_SESSION_FD 0
+        set out (printf '%s' "$__devsecrets_cap" | $__devsecrets_python -I -S \
+            -c $__devsecrets_code $__devsecrets_pkg $fish_pid "$config" $previous \
+            $__devsecrets_flags)
         and set answered 1
     end
     if test $answered = 1 # answered: its `cap=` line, if any, is the one to hold now
@@ -151,14 +153,14 @@ function __devsecrets_call
 end
 
 # devsecrets itself; `devsecrets run` is given this shell's session capability (when it
-# holds one) in the environment of that one process, and is then served by the agent. Only
+# holds one) on a pipe, fd 9 of that one process, and is then served by the agent. Only
 # `run` uses it: other commands start programs of their own (`op`, a config's `rotate:`
 # command).
 function devsecrets --wraps devsecrets --description 'devsecrets, with this shell\'s session'
     set -l fish_trace # `set fish_trace 1` would print the capability
     if test "$argv[1]" = run; and test -n "$__devsecrets_cap"
-        set -lx DEVSECRETS_SESSION $__devsecrets_cap
-        command devsecrets $argv
+        set -lx DEVSECRETS_SESSION_FD 9
+        command devsecrets $argv 9< (printf '%s' $__devsecrets_cap | psub)
     else
         command devsecrets $argv
     end

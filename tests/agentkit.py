@@ -186,8 +186,10 @@ class Shell:
         return self.sh('echo "$DS_CAP"').strip()
 
     def run(self, args: str) -> str:
-        """`devsecrets run ARGS` as the hook's shell function would call it."""
-        return self.sh(f'DEVSECRETS_SESSION="$DS_CAP" {DEVSECRETS} run {args}')
+        """`devsecrets run ARGS` as the hook's shell function calls it: the capability on a
+        pipe, fd 9."""
+        pipe = """9< <(printf '%s' "$DS_CAP")"""
+        return self.sh(f"DEVSECRETS_SESSION_FD=9 {DEVSECRETS} run {args} {pipe}")
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -88,6 +88,23 @@ def test_run_in_a_hooked_shell_gets_the_values_from_the_agent(
     assert "DS_CAP" not in shell.sh("env")  # the hook's variable is not exported
 
 
+def test_the_capabilitys_pipe_is_closed_and_one_found_empty_wipes_every_session(
+    agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
+) -> None:
+    shell = shells(canary_project(sandbox, tmp_path))
+    shell.enter()
+    wait_ready()
+    fetched = inject_calls(sandbox)
+    probe = "sh -c 'test -e /proc/self/fd/9 && echo fd9 open || echo fd9 closed; env'"
+    out = shell.run(f"--no-mask -- {probe}")
+    assert "fd9 closed" in out and "DEVSECRETS_SESSION" not in out
+    assert CANARIES["TOKEN"] in out and inject_calls(sandbox) == fetched  # from the agent
+    # Empty: another process read the pipe first. What it took must open nothing.
+    out = shell.sh(f"DEVSECRETS_SESSION_FD=9 {DEVSECRETS} run -- true 9</dev/null")
+    assert "the session capability was gone from its pipe" in out and shell.status == 0
+    assert sessions() == []
+
+
 def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
     agent: Agent, sandbox: Sandbox, tmp_path: Path, shells: Shells
 ) -> None:

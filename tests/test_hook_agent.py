@@ -98,8 +98,8 @@ def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox, tmp_path: Pat
     for line in (python, "devsecrets run -- env", f"devsecrets run -- {python}"):
         out = shell.checked(line)
         assert "DEVSECRETS_SESSION" not in out and capability not in out, line
-    # devsecrets and the hook's call get it in their environment, never in argv
-    # (/proc/PID/cmdline): spies on PATH and in place of the hook's python say so.
+    # devsecrets and the hook's call get it never in argv (/proc/PID/cmdline) ...: spies on
+    # PATH and in place of the hook's python say so.
     spy, argv_log, env_log = tmp_path / "spy", tmp_path / "argv.log", tmp_path / "env.log"
     spy.mkdir()
     for name, real in (("devsecrets", DEVSECRETS), ("python", sys.executable)):
@@ -115,7 +115,9 @@ def test_enter_fetch_run_and_leave(shell: Shell, sandbox: Sandbox, tmp_path: Pat
     assert LEFT in shell.checked("cd ../..")  # the hook's call sends `leave` with it
     assert argv_log.read_text().count(str(spy)) == 3
     assert capability not in argv_log.read_text()
-    assert env_log.read_text().count(f"DEVSECRETS_SESSION={capability}") == 2
+    # ... nor in any environment: on a pipe, named by DEVSECRETS_SESSION_FD.
+    assert capability not in env_log.read_text()
+    assert env_log.read_text().count("DEVSECRETS_SESSION_FD=") == 2
     assert sessions_of(shell) == []  # wiped before the prompt came back
     assert shell.variable("__devsecrets_cap") == ""
     assert "devsecrets:" not in shell.checked("true")

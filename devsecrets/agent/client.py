@@ -197,10 +197,10 @@ def _spawn(timeout: float) -> int | None:
     agent/__main__.py) in its own session; wait until it is ready."""
     import subprocess
 
-    from devsecrets.run import SESSION_ENV
+    from devsecrets.sessioncap import SESSION_ENV, SESSION_FD_ENV
 
     read_fd, write_fd = os.pipe()
-    env = {key: value for key, value in os.environ.items() if key != SESSION_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (SESSION_ENV, SESSION_FD_ENV)}
     argv = [sys.executable, "-m", "devsecrets.agent"]
     proc = subprocess.Popen(
         [*argv, "--ready-fd", str(write_fd)],

@@ -1,10 +1,10 @@
 """The warm `devsecrets run`: values from the session agent, without click, yaml or keyring.
 
-The console script comes here for `run` when DEVSECRETS_SESSION is set. Whatever this path
-does not handle — an option it does not know, --help, no config, an agent that is down,
-expired or refuses — returns to the caller, which runs the ordinary CLI and fetches from the
-providers itself. Once values have arrived, this path runs the child exactly as the
-ordinary one does (run.start_child), and never returns.
+The console script comes here for `run` when it was given a capability (sessioncap.py).
+Whatever this path does not handle — an option it does not know, --help, no config, an agent
+that is down, expired or refuses — returns to the caller, which runs the ordinary CLI and
+fetches from the providers itself. Once values have arrived, this path runs the child exactly
+as the ordinary one does (run.start_child), and never returns.
 """
 
 from __future__ import annotations

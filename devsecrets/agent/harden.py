@@ -54,7 +54,7 @@ def harden_process() -> dict[str, str]:
 
 def not_dumpable() -> bool:
     """Linux: hide this process's memory and environment from same-user processes (for
-    `run`, which holds the capability in its environment). A no-op elsewhere."""
+    `run`, which reads the capability from its pipe next). A no-op elsewhere."""
     if not _LINUX or _LIBC is None:
         return False
     return int(_LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
