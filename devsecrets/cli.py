@@ -27,7 +27,7 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command(context_settings={"allow_interspersed_args": False})
 @click.option(
     "--only", "only", multiple=True, metavar="NAME", help="Inject only this secret (repeatable)."
 )

@@ -149,6 +149,20 @@ def test_nothing_is_started_when_devsecrets_fails(project: Path, sandbox: Sandbo
     assert not marker.exists()
 
 
+def test_a_mistyped_option_is_a_usage_error_before_anything_is_fetched(
+    project: Path, sandbox: Sandbox
+) -> None:
+    marker = project / "started"
+    result = cli("run", "--verbos", "--", "touch", str(marker), cwd=project)
+    assert result.returncode == 2
+    assert "No such option '--verbos'" in result.stderr.decode()
+    assert not marker.exists()
+    assert sandbox.op_calls() == []
+    # Options end at the command, with or without `--`: what follows is the command's own.
+    for args in (["sh", "-c", "exit 4", "--verbos"], ["--", "sh", "-c", "exit 4", "--verbos"]):
+        assert cli("run", *args, cwd=project).returncode == 4
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signals_are_forwarded_to_the_child(project: Path, sig: signal.Signals) -> None:
     script = (
