@@ -27,7 +27,7 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command(context_settings={"allow_interspersed_args": False})
 @click.option(
     "--only", "only", multiple=True, metavar="NAME", help="Inject only this secret (repeatable)."
 )
@@ -96,10 +96,17 @@ def set_(ctx: click.Context, name: str, scope: str | None) -> int:
 def rotate(ctx: click.Context, name: str | None, due: bool) -> int:
     """Replace secret NAME with a new value, and record the rotation.
 
-    A keyring secret with a `rotate:` command gets that command's stdout (run in the
-    project root, no stdin, 2-minute timeout); other keyring secrets are read like `set`
-    reads them. For a 1Password secret devsecrets says which vault, item and field to
-    change, then re-reads the item's last update to confirm.
+    A keyring secret with a `rotate:` command gets that command's stdout, without its
+    final newline (run in the project root, no stdin, 2-minute timeout; a non-zero exit
+    stores nothing). A string is a command line run by `/bin/sh -c`, so pipes and quotes
+    work as in a Makefile; a list is run as that argv, without a shell. Other keyring
+    secrets are read like `set` reads them. For a 1Password secret devsecrets says which
+    vault, item and field to change, then re-reads the item's last update to confirm.
+
+    \b
+    Examples (.devsecrets.yml):
+      rotate: ./bin/new-token --env staging | tr -d ' '
+      rotate: [./bin/new-token, --note, "two words"]
     """
     from devsecrets.errors import UsageError
     from devsecrets.rotate import rotate_due, rotate_secret

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -97,7 +96,7 @@ class SecretSpec:
     line: int
     max_age: timedelta | None = None
     commands: tuple[str, ...] | None = None
-    rotate: tuple[str, ...] | None = None
+    rotate: str | tuple[str, ...] | None = None  # a shell command line, or an argv
     description: str | None = None
 
     def allowed_for(self, command: str) -> bool:
@@ -329,20 +328,24 @@ def _commands(doc: Document, node: yaml.Node | None, keypath: str) -> tuple[str,
     return tuple(names)
 
 
-def _rotate(doc: Document, node: yaml.Node | None, keypath: str) -> tuple[str, ...] | None:
+def _rotate(doc: Document, node: yaml.Node | None, keypath: str) -> str | tuple[str, ...] | None:
+    """A string is a command line for `sh -c` (the config is reviewed and trusted, like a
+    Makefile); a list is the argv itself, run without a shell."""
     if node is None:
         return None
-    fix = "write the command whose stdout is the new value, e.g. `rotate: [./bin/new-token]`"
+    fix = (
+        "write the command whose stdout is the new value, e.g. `rotate: ./bin/new-token` "
+        "(run by sh) or `rotate: [./bin/new-token, --env, staging]` (no shell)"
+    )
     if isinstance(node, yaml.SequenceNode):
-        argv = doc.strings(node, keypath, fix)
-    else:
-        try:
-            argv = shlex.split(doc.string(node, keypath, fix))
-        except ValueError as exc:
-            doc.fail(node, keypath, f"cannot be split into words: {exc}", fix)
-    if not argv:
+        argv = tuple(doc.strings(node, keypath, fix))
+        if not argv:
+            doc.fail(node, keypath, "is empty", fix)
+        return argv
+    line = doc.string(node, keypath, fix)
+    if not line.strip():
         doc.fail(node, keypath, "is empty", fix)
-    return tuple(argv)
+    return line
 
 
 def parse_policy_block(doc: Document, node: yaml.Node, keypath: str) -> PolicyBlock:

@@ -9,6 +9,9 @@ feel the same with and without devsecrets:
   our terminal is raw, so Ctrl-C travels as a byte and the pty's line discipline turns it
   into the child's SIGINT. Ctrl-Z is the exception: the kernel discards terminal stop
   signals for a session with no job-control shell, so we stop the child and ourselves.
+  We keep the pty's slave open until the child is reaped: a child whose stdin is not a
+  terminal holds the slave only as stdout and stderr, and when it closes them the master
+  would read EIO; closing the master then would hang up the child while it still runs.
 Signals sent to devsecrets itself (INT, TERM, HUP, QUIT, CONT) are forwarded to the child's
 process group.
 """
@@ -133,6 +136,7 @@ class _Session:
     def child_setup(self) -> None: ...
     def after_spawn(self) -> None: ...
     def on_stopped(self) -> None: ...
+    def on_exit(self) -> None: ...
     def extra_readers(self) -> list[int]:
         return []
 
@@ -252,6 +256,7 @@ class _Session:
             self.on_stopped()
         else:
             self.child.status = status
+            self.on_exit()
 
     def _drain_wakeups(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -351,10 +356,18 @@ class _PtySession(_Session):
         os.dup2(self.err_pipe[1] if self.err_pipe else self.slave, 2)
 
     def after_spawn(self) -> None:
-        os.close(self.slave)
         if self.err_pipe:
             os.close(self.err_pipe[1])
         os.set_blocking(self.master, False)
+
+    def on_exit(self) -> None:
+        # The child is gone: the master now reads EIO once no grandchild holds the slave.
+        self._close_slave()
+
+    def _close_slave(self) -> None:
+        if self.slave >= 0:
+            os.close(self.slave)
+            self.slave = -1
 
     @contextlib.contextmanager
     def prepared(self) -> Iterator[None]:
@@ -362,6 +375,7 @@ class _PtySession(_Session):
             self._raw()
             yield
         finally:
+            self._close_slave()
             self._restore()
 
     def _raw(self) -> None:

@@ -1,8 +1,9 @@
 """`devsecrets rotate NAME` and `rotate --due`: replace a secret's value, one at a time.
 
-- a keyring secret with a `rotate:` command: the command runs in the project root with
-  stdin from /dev/null and a timeout; its stdout is the new value (captured in a wipeable
-  buffer, never logged) and is stored like `set` stores a typed one;
+- a keyring secret with a `rotate:` command: the command (a string: a command line run by
+  `/bin/sh -c`; a list: the argv itself, no shell) runs in the project root with stdin from
+  /dev/null and a timeout; its stdout is the new value (captured in a wipeable buffer,
+  never logged) and is stored like `set` stores a typed one;
 - any other keyring secret: the new value is read like `set` reads it;
 - a 1Password secret: devsecrets never writes to a vault, so it says which vault, item and
   field to change, then re-reads the item's `updated_at` to confirm it changed.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from datetime import UTC, datetime
 
@@ -163,9 +165,8 @@ def _named(name: str | None, ident: str | None) -> str | None:
 
 def value_from_command(config: Config, spec: SecretSpec) -> Secret:
     """Run the secret's `rotate:` command in the project root; its stdout is the value."""
-    argv = spec.rotate or ()
+    argv, shown = _command(spec.rotate or ())
     env = {k: v for k, v in os.environ.items() if k != "DEVSECRETS_SESSION"}
-    shown = " ".join(argv)
     try:
         result = proc.run(argv, timeout=ROTATE_TIMEOUT, env=env, cwd=config.root)
     except (FileNotFoundError, PermissionError) as exc:
@@ -190,6 +191,13 @@ def value_from_command(config: Config, spec: SecretSpec) -> Secret:
             "fix the command, or run `devsecrets set " + spec.name + "` to type a value",
         )
     return _trimmed(result, spec.name, shown)
+
+
+def _command(rotate: str | tuple[str, ...]) -> tuple[list[str], str]:
+    """The argv that runs a `rotate:` value, and the command as the config wrote it."""
+    if isinstance(rotate, str):
+        return ["/bin/sh", "-c", rotate], rotate
+    return list(rotate), shlex.join(rotate)
 
 
 def _trimmed(result: proc.Completed, name: str, shown: str) -> Secret:

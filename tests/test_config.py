@@ -60,6 +60,16 @@ def test_defaults_project_from_directory_and_scope_staging() -> None:
     assert config.secrets[0].scope == "staging"
 
 
+def test_rotate_is_a_command_line_or_an_argv() -> None:
+    text = (
+        "secrets:\n  A:\n    from: keyring\n    rotate: ./new | tr -d ' '\n"
+        "  B:\n    from: keyring\n    rotate: [./new, two words]\n"
+    )
+    a, b = parse_config(text.encode(), Path("/p/x/.devsecrets.yml")).secrets
+    assert a.rotate == "./new | tr -d ' '"  # for sh -c, as written
+    assert b.rotate == ("./new", "two words")
+
+
 def test_digest_is_of_the_parsed_bytes() -> None:
     import hashlib
 
@@ -98,6 +108,8 @@ def test_digest_is_of_the_parsed_bytes() -> None:
         ("secrets:\n  A:\n    from: keyring\n    commands: gh\n", "must be a list", 4),
         ("secrets:\n  A:\n    from: keyring\n    commands: []\n", "empty list", 4),
         ("secrets:\n  A:\n    from: keyring\n    commands: [/bin/gh]\n", "not a command name", 4),
+        ("secrets:\n  A:\n    from: keyring\n    rotate: ' '\n", "rotate: is empty", 4),
+        ("secrets:\n  A:\n    from: keyring\n    rotate: []\n", "rotate: is empty", 4),
         ("scope: Prod Env\nsecrets: {}\n", "is not a scope name", 1),
         ("secrets: {}\npolicy:\n  max_ag: 3d\n", "did you mean 'max_age'", 3),
         ("secrets: {}\npolicy:\n  deny_values: ['(']\n", "not a regular expression", 3),

@@ -149,6 +149,20 @@ def test_nothing_is_started_when_devsecrets_fails(project: Path, sandbox: Sandbo
     assert not marker.exists()
 
 
+def test_a_mistyped_option_is_a_usage_error_before_anything_is_fetched(
+    project: Path, sandbox: Sandbox
+) -> None:
+    marker = project / "started"
+    result = cli("run", "--verbos", "--", "touch", str(marker), cwd=project)
+    assert result.returncode == 2
+    assert "No such option '--verbos'" in result.stderr.decode()
+    assert not marker.exists()
+    assert sandbox.op_calls() == []
+    # Options end at the command, with or without `--`: what follows is the command's own.
+    for args in (["sh", "-c", "exit 4", "--verbos"], ["--", "sh", "-c", "exit 4", "--verbos"]):
+        assert cli("run", *args, cwd=project).returncode == 4
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signals_are_forwarded_to_the_child(project: Path, sig: signal.Signals) -> None:
     script = (
@@ -352,6 +366,44 @@ def test_secret_split_across_writes_on_a_pty_is_masked(project: Path) -> None:
     child.expect(pexpect.EOF)
     assert MASK.encode() in child.before
     assert CANARY_KR[:5].encode() not in child.before
+
+
+def spawn_stdin_from_null(project: Path, command: str) -> pexpect.spawn:
+    """`devsecrets run -- sh -c COMMAND`, stdout on a terminal, stdin from /dev/null."""
+    child = pexpect.spawn(
+        "sh",
+        ["-c", 'exec "$0" run -- sh -c "$1" </dev/null', DEVSECRETS, command],
+        cwd=str(project),
+        env=dict(os.environ, PWD=str(project)),
+        timeout=10,
+    )
+    child.delaybeforesend = None
+    return child
+
+
+def test_a_child_that_closes_the_terminal_is_not_hung_up(project: Path) -> None:
+    # stdin not a terminal: the child holds the pty only as stdout and stderr. Closing both
+    # must not end the relay under it (SIGHUP, 129); what it wrote before, or writes later
+    # to /dev/tty, still arrives.
+    child = spawn_stdin_from_null(
+        project,
+        'echo before "$DATABASE_URL"; exec >/dev/null 2>&1; sleep 0.5; echo late >/dev/tty; exit 7',
+    )
+    child.expect_exact(f"before {MASK}")
+    child.expect_exact("late")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert (child.exitstatus, child.signalstatus) == (7, None)
+
+
+def test_a_grandchild_holding_the_terminal_does_not_keep_run_waiting(project: Path) -> None:
+    started = time.monotonic()
+    child = spawn_stdin_from_null(project, "(trap '' HUP; exec sleep 5) & echo done; exit 3")
+    child.expect_exact("done")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+    assert time.monotonic() - started < 4
 
 
 def test_window_size_follows_the_terminal(project: Path) -> None:

@@ -210,6 +210,42 @@ def test_rotate_command_that_does_not_exist(project: Path, inproc: InProcess) ->
     assert "relative to the project root" in err
 
 
+def rotate_project(tmp_path: Path, rotate: str) -> Path:
+    """A trusted project whose keyring secret API has `rotate: ROTATE` (YAML as written)."""
+    config = (
+        f"version: 1\nproject: shop\nsecrets:\n  API:\n    from: keyring\n    rotate: {rotate}\n"
+    )
+    return trusted_project(tmp_path, config, name="rotating")
+
+
+def test_a_string_rotate_command_runs_in_a_shell(tmp_path: Path, inproc: InProcess) -> None:
+    project = rotate_project(tmp_path, '"printf %s newtoken-abc | tr a-z A-Z"')
+    code, out, err = inproc("rotate", "API", cwd=project)
+    assert code == 0, err
+    assert stored("API") == "NEWTOKEN-ABC"
+    assert "NEWTOKEN-ABC" not in out + err
+
+
+def test_a_failing_string_rotate_command_names_its_exit_status(
+    tmp_path: Path, inproc: InProcess
+) -> None:
+    project = rotate_project(tmp_path, '"exit 3"')
+    code, _, err = inproc("rotate", "API", cwd=project)
+    assert code == 125
+    assert "the rotate command 'exit 3' exited with status 3; nothing was stored" in err
+    assert stored("API") is None
+
+
+def test_a_list_rotate_command_is_run_as_argv_without_a_shell(
+    tmp_path: Path, inproc: InProcess
+) -> None:
+    project = rotate_project(tmp_path, '[./new-token, "two words", "$HOME"]')
+    write_rotate_command(project, 'printf "%s|" "$#" "$@"\n')
+    code, _, err = inproc("rotate", "API", cwd=project)
+    assert code == 0, err
+    assert stored("API") == "2|two words|$HOME|"
+
+
 def test_rotate_a_keyring_secret_without_command_reads_like_set(
     project: Path, inproc: InProcess
 ) -> None:
