@@ -44,14 +44,16 @@ def _from_terminal(fd: int, name: str) -> Secret:
 
 def _hidden_line(fd: int, prompt: str) -> Secret:
     """One line from the terminal with echo off (the newline is still echoed)."""
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
     old = termios.tcgetattr(fd)
     new = termios.tcgetattr(fd)
     new[3] = (new[3] & ~termios.ECHO) | termios.ECHONL | termios.ICANON
     buf = bytearray(_LINE_MAX + 1)
     try:
+        # Echo off first, then the prompt (as getpass does): what is typed once the prompt
+        # shows is neither echoed nor discarded by the switch.
         termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
         length = _read_line(fd, buf)
     finally:
         termios.tcsetattr(fd, termios.TCSAFLUSH, old)
