@@ -28,7 +28,8 @@ at a time.  So for each value the masker also masks
       Node's util.inspect (console.log): repr's, but with \b \f and \xNN in upper case;
     repr and inspect once with ' escaped as \' and once without (they choose their quotes
     by those in the value: ' is escaped only next to " too, and for inspect also `);
-  - each line of a multi-line value, without trailing CRs, if at least MIN_LINE_LENGTH long;
+  - each line of a multi-line value, stripped of surrounding whitespace (indentation, CR),
+    if still at least MIN_LINE_LENGTH long;
   - with crlf=True, the value with every LF turned into CRLF (what a terminal's ONLCR makes
     of a raw multi-line value).
 Variants are just more values (same matching rule, same hold-back); duplicates and forms equal
@@ -46,7 +47,7 @@ are kept as ints.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable
 
 from devsecrets.secret import zero
@@ -81,18 +82,24 @@ def _escapes(named: bytes, other: str, controls: Iterable[int], quotes: bytes = 
     return tuple(pairs)
 
 
-_C0, _C0_DEL = range(0x20), (*range(0x20), 0x7F)
-_DIALECTS = (
-    _escapes(b"\b\t\n\f\r", "\\u%04x", _C0_DEL, b'"'),  # json.dumps (ensure_ascii)
-    _escapes(b"\b\t\n\f\r", "\\u%04x", _C0, b'"'),  # JSON.stringify
-    _escapes(b"\b\t\n\f\r", "\\u%04X", _C0, b'"'),  # Jackson
-    _escapes(b"\t\n\r", "\\x%02x", _C0_DEL),  # Python repr() of a str ...
-    _escapes(b"\t\n\r", "\\x%02x", _C0_DEL, b"'"),  # ... holding both kinds of quote
-    _escapes(b"\b\t\n\f\r", "\\x%02X", _C0_DEL),  # Node util.inspect (console.log) ...
-    _escapes(b"\b\t\n\f\r", "\\x%02X", _C0_DEL, b"'"),  # ... holding ' " and `
-)
-# A value matching none of these has no escaped form and no lines: it gets no variants.
-_NEEDS_VARIANTS = re.compile(rb"[\x00-\x1f\x7f\"'\\]")
+@functools.cache  # not at import: `run` imports this module even when nothing is masked
+def _dialects() -> tuple[Escapes, ...]:
+    c0, c0_del = range(0x20), (*range(0x20), 0x7F)
+    return (
+        _escapes(b"\b\t\n\f\r", "\\u%04x", c0_del, b'"'),  # json.dumps (ensure_ascii)
+        _escapes(b"\b\t\n\f\r", "\\u%04x", c0, b'"'),  # JSON.stringify
+        _escapes(b"\b\t\n\f\r", "\\u%04X", c0, b'"'),  # Jackson
+        _escapes(b"\t\n\r", "\\x%02x", c0_del),  # Python repr() of a str ...
+        _escapes(b"\t\n\r", "\\x%02x", c0_del, b"'"),  # ... holding both kinds of quote
+        _escapes(b"\b\t\n\f\r", "\\x%02X", c0_del),  # Node util.inspect (console.log) ...
+        _escapes(b"\b\t\n\f\r", "\\x%02X", c0_del, b"'"),  # ... holding ' " and `
+    )
+
+
+def _needs_variants(value: Buffer) -> bool:
+    """Whether value has a byte some serialiser escapes (a newline among them: lines too).
+    Most tokens have none; this is the only work they cost."""
+    return min(value) < 0x20 or b'"' in value or b"'" in value or b"\\" in value or b"\x7f" in value
 
 
 class Masker:
@@ -112,9 +119,9 @@ class Masker:
             if len(value) < MIN_MASK_LENGTH:
                 continue
             self._add(value)
-            if _NEEDS_VARIANTS.search(value) is None:
+            if not _needs_variants(value):
                 continue  # the common case (tokens): nothing to escape, no lines
-            for escapes in _DIALECTS:
+            for escapes in _dialects():
                 self._add_variant(_escaped(value, escapes))
             if b"\n" in value:
                 for line in _lines(value):
@@ -273,7 +280,8 @@ def _escaped(value: Buffer, escapes: Escapes) -> bytearray | None:
     """value as a serialiser writes it inside a quoted string; None if that is value itself."""
     out: bytearray | None = None
     for byte, escape in escapes:
-        # Later escapes bring in no byte escaped before them: value is as good as `out` here.
+        # No escape brings in a byte escaped after it (backslash goes first), so value holds
+        # the byte exactly when `out` does.
         if byte in value:
             scratch = out if out is not None else bytearray(value)  # replace() keeps the type
             out = scratch.replace(byte, escape)
@@ -282,13 +290,14 @@ def _escaped(value: Buffer, escapes: Escapes) -> bytearray | None:
 
 
 def _lines(value: Buffer) -> list[bytearray]:
-    """The lines of value (without trailing CRs) that are long enough to mask on their own."""
+    """The lines of value, stripped of surrounding whitespace (indentation, CR), that are
+    long enough to mask on their own: a line of blanks or a closing brace is not."""
     scratch = bytearray(value)
     lines = scratch.split(b"\n")
     zero(scratch)
     kept = []
     for line in lines:
-        stripped = line.rstrip(b"\r")  # a new bytearray even when nothing is stripped
+        stripped = line.strip()  # a new bytearray even when nothing is stripped
         zero(line)
         if len(stripped) >= MIN_LINE_LENGTH:
             kept.append(stripped)

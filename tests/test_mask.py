@@ -50,7 +50,7 @@ def forms(value: bytes, crlf: bool = False) -> set[bytes]:
     """value and every variant the masker should mask with it."""
     found = {value} | {escaped(value, dialect) for dialect in ESCAPES}
     if b"\n" in value:
-        lines = (line.rstrip(b"\r") for line in value.split(b"\n"))
+        lines = (line.strip(b" \t\r\x0b\x0c") for line in value.split(b"\n"))
         found |= {line for line in lines if len(line) >= MIN_LINE_LENGTH}
         if crlf:
             found.add(value.replace(b"\n", b"\r\n"))
@@ -235,9 +235,13 @@ def test_node_inspect_of_a_multi_line_value_is_masked_line_by_line() -> None:
 
 
 def test_lines_of_a_multi_line_value_are_masked_on_their_own() -> None:
-    value = bytearray(b"first-line-of-it\nab\r\n1234567\n12345678\r\r\nlast-line-here")
-    data = b"1: first-line-of-it\n2: ab\n3: 1234567\n4: 12345678\r\n5: last-line-here"
-    assert streamed([value], [data]) == b"1: %b\n2: ab\n3: 1234567\n4: %b\r\n5: %b" % (R, R, R)
+    value = bytearray(
+        b"first-line-of-it\nab\r\n1234567\n12345678\r\r\n  \t  last-line\n" + b" " * 12 + b"}\n"
+    )
+    data = b"1: first-line-of-it\n2: ab\n3: 1234567\n4: 12345678\r\n5: last-line\n6:" + b" " * 12
+    assert streamed([value], [data + b"}"]) == (
+        b"1: %b\n2: ab\n3: 1234567\n4: %b\r\n5: %b\n6:" % (R, R, R) + b" " * 12 + b"}"
+    )  # indentation and CRs are not part of a line; a line of blanks, or "}", is too short
     pem = PEM.encode()
     assert streamed([pem], [b"".join(b"> " + line + b"\r\n" for line in pem.split(b"\n"))]) == (
         b"> %b\r\n" * 4 + b"> \r\n"
