@@ -1,4 +1,4 @@
-"""Streaming masker: replace every secret value in a child's output by a fixed marker.
+r"""Streaming masker: replace every secret value in a child's output by a fixed marker.
 
 Matching rule (one-shot and streamed output agree exactly): scan left to right; at each
 position the longest value starting there wins; after a replacement, scanning resumes after
@@ -18,19 +18,43 @@ startswith check per hit.  When an anchor byte turns out to be common (more hits
 budget), its values are re-anchored on the current chunk; values whose bytes are all common
 are searched with plain bytes.find and get another chance every _RETRY_AFTER feeds.
 
+Variants: a value also reaches output in forms other than its raw bytes, above all in debug
+output: repr() and json.dumps() escape it, and a multi-line value (a PEM key) is printed a line
+at a time.  So for each value the masker also masks
+  - its escaped forms inside a quoted string, as written by
+      JSON.stringify: \\ \" \b \f \n \r \t, other bytes < 0x20 as \u00xx;
+      json.dumps: the same, and 0x7f as \u007f;  Jackson: \u00XX in upper case;
+      Python's repr() of a str: \\ \t \n \r, other bytes < 0x20 and 0x7f as \xNN;
+      Node's util.inspect (console.log): repr's, but with \b \f and \xNN in upper case;
+    repr and inspect once with ' escaped as \' and once without (they choose their quotes
+    by those in the value: ' is escaped only next to " too, and for inspect also `);
+  - each line of a multi-line value, stripped of surrounding whitespace (indentation, CR),
+    if still at least MIN_LINE_LENGTH long;
+  - with crlf=True, the value with every LF turned into CRLF (what a terminal's ONLCR makes
+    of a raw multi-line value).
+Variants are just more values (same matching rule, same hold-back); duplicates and forms equal
+to the raw value are dropped.  Values without bytes that need escaping and without a newline
+(most tokens) get no variants at all.  Non-ASCII (json.dumps' default \uXXXX for it, repr's
+escapes of non-printable characters) is not covered.
+
 Secret hygiene: the caller's values are referenced, never copied (the caller wipes its
-bytearrays); crlf variants and held-back data (a possible secret prefix) live in bytearrays
-that are zeroed when consumed and in wipe().  Only single anchor/first bytes are kept as ints.
+bytearrays); variants and held-back data (a possible secret prefix) live in bytearrays that
+are zeroed when consumed and in wipe().  Variants are built by bytearray operations only (a
+bytearray.replace per escaped byte, split for lines), never through str or bytes, and every
+intermediate bytearray is zeroed once the next one is built.  Only single anchor/first bytes
+are kept as ints.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from devsecrets.secret import zero
 
 REPLACEMENT = b"<concealed by devsecrets>"
 MIN_MASK_LENGTH = 4  # shorter values are not masked (would garble all output); the caller warns
+MIN_LINE_LENGTH = 8  # shorter lines of a multi-line value are not masked on their own
 
 # Bytes roughly from most to least frequent in terminal output, unlisted ones rarest: only
 # breaks ties between bytes equally frequent in the (maybe tiny) sample anchors are chosen on.
@@ -41,6 +65,41 @@ _SAMPLE = 16 * 1024  # bytes of a chunk counted to find each value's rarest byte
 
 Buffer = bytes | bytearray
 Occurrence = tuple[int, int]  # (start, -length): sorts leftmost first, then longest first
+Escapes = tuple[tuple[bytes, bytes], ...]  # (byte, what a serialiser writes for it)
+
+
+_NAMED = {b"\b": b"\\b", b"\t": b"\\t", b"\n": b"\\n", b"\f": b"\\f", b"\r": b"\\r"}
+
+
+def _escapes(named: bytes, other: str, controls: Iterable[int], quotes: bytes = b"") -> Escapes:
+    """What one serialiser writes inside a quoted string for each byte it escapes: named
+    escapes for the bytes in `named`, `other % byte` for the other control bytes.  Backslash
+    comes first: the escapes after it bring in backslashes of their own."""
+    pairs = [(b"\\", b"\\\\")] + [(bytes((q,)), b"\\" + bytes((q,))) for q in quotes]
+    for byte in controls:
+        key = bytes((byte,))
+        pairs.append((key, _NAMED[key] if key in named else (other % byte).encode()))
+    return tuple(pairs)
+
+
+@functools.cache  # not at import: `run` imports this module even when nothing is masked
+def _dialects() -> tuple[Escapes, ...]:
+    c0, c0_del = range(0x20), (*range(0x20), 0x7F)
+    return (
+        _escapes(b"\b\t\n\f\r", "\\u%04x", c0_del, b'"'),  # json.dumps (ensure_ascii)
+        _escapes(b"\b\t\n\f\r", "\\u%04x", c0, b'"'),  # JSON.stringify
+        _escapes(b"\b\t\n\f\r", "\\u%04X", c0, b'"'),  # Jackson
+        _escapes(b"\t\n\r", "\\x%02x", c0_del),  # Python repr() of a str ...
+        _escapes(b"\t\n\r", "\\x%02x", c0_del, b"'"),  # ... holding both kinds of quote
+        _escapes(b"\b\t\n\f\r", "\\x%02X", c0_del),  # Node util.inspect (console.log) ...
+        _escapes(b"\b\t\n\f\r", "\\x%02X", c0_del, b"'"),  # ... holding ' " and `
+    )
+
+
+def _needs_variants(value: Buffer) -> bool:
+    """Whether value has a byte some serialiser escapes (a newline among them: lines too).
+    Most tokens have none; this is the only work they cost."""
+    return min(value) < 0x20 or b'"' in value or b"'" in value or b"\\" in value or b"\x7f" in value
 
 
 class Masker:
@@ -60,12 +119,17 @@ class Masker:
             if len(value) < MIN_MASK_LENGTH:
                 continue
             self._add(value)
-            if crlf and b"\n" in value:
-                scratch = bytearray(value)  # so that replace() builds a bytearray too
-                variant = scratch.replace(b"\n", b"\r\n")
-                zero(scratch)
-                self._variants.append(variant)  # zeroed in wipe() even if a duplicate
-                self._add(variant)
+            if not _needs_variants(value):
+                continue  # the common case (tokens): nothing to escape, no lines
+            for escapes in _dialects():
+                self._add_variant(_escaped(value, escapes))
+            if b"\n" in value:
+                for line in _lines(value):
+                    self._add_variant(line)
+                if crlf:
+                    scratch = bytearray(value)  # so that replace() builds a bytearray too
+                    self._add_variant(scratch.replace(b"\n", b"\r\n"))
+                    zero(scratch)
         self._max_len = max((len(v) for v in self._values), default=0)
         self._by_first: dict[int, list[Buffer]] = {}
         for value in self._values:
@@ -82,6 +146,15 @@ class Masker:
         # Equality, not a set: hashing would need an immutable (unwipeable) copy.
         if not any(value == kept for kept in self._values):
             self._values.append(value)
+
+    def _add_variant(self, variant: bytearray | None) -> None:
+        if variant is None:
+            return
+        if any(variant == kept for kept in self._values):
+            zero(variant)  # nothing new to mask
+        else:
+            self._variants.append(variant)  # zeroed in wipe()
+            self._values.append(variant)
 
     @property
     def held(self) -> int:
@@ -201,6 +274,36 @@ class Masker:
                 self._plain.append(value)
             else:
                 self._anchored.setdefault(value[offset], []).append((offset, value))
+
+
+def _escaped(value: Buffer, escapes: Escapes) -> bytearray | None:
+    """value as a serialiser writes it inside a quoted string; None if that is value itself."""
+    out: bytearray | None = None
+    for byte, escape in escapes:
+        # No escape brings in a byte escaped after it (backslash goes first), so value holds
+        # the byte exactly when `out` does.
+        if byte in value:
+            scratch = out if out is not None else bytearray(value)  # replace() keeps the type
+            out = scratch.replace(byte, escape)
+            zero(scratch)
+    return out
+
+
+def _lines(value: Buffer) -> list[bytearray]:
+    """The lines of value, stripped of surrounding whitespace (indentation, CR), that are
+    long enough to mask on their own: a line of blanks or a closing brace is not."""
+    scratch = bytearray(value)
+    lines = scratch.split(b"\n")
+    zero(scratch)
+    kept = []
+    for line in lines:
+        stripped = line.strip()  # a new bytearray even when nothing is stripped
+        zero(line)
+        if len(stripped) >= MIN_LINE_LENGTH:
+            kept.append(stripped)
+        else:
+            zero(stripped)
+    return kept
 
 
 def _anchor_hits(

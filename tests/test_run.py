@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -196,6 +197,46 @@ def test_masking_in_stdout_and_stderr_even_split_across_writes(project: Path) ->
     assert result.returncode == 0
     assert result.stdout == f"key={MASK}!\nplain output\n".encode()
     assert result.stderr == f"db {MASK}\n".encode()
+
+
+def test_escaped_and_line_by_line_forms_are_masked(project: Path, sandbox: Sandbox) -> None:
+    # What accidental debug output does with a PEM key and a password with quotes in it.
+    pem = (
+        "-----BEGIN CANARY KEY-----\n"
+        "mlcanary-7c1e9a2f4b6d0e35a8\n"
+        "mlcanary-0d3f5a8c2e1b9f47c6\n"
+        "-----END CANARY KEY-----\n"
+    )
+    password = 'qcanary-"5e2a"\\9d\'41\tz'  # both quotes, a backslash and a tab
+    store_keyring("shop", "DATABASE_URL", pem, ref="keyring:database-url")
+    write_state(
+        sandbox.op_state,
+        make_state([vault("Staging", items=[item("stripe-sandbox", {"credential": password})])]),
+    )
+    code = (
+        "import json, os\n"
+        "for name in ('DATABASE_URL', 'STRIPE_API_KEY'):\n"
+        "    value = os.environ[name]\n"
+        "    print(repr(value))\n"
+        "    print(json.dumps({name: value}))\n"
+        "for line in os.environ['DATABASE_URL'].splitlines(): print('>', line)\n"
+    )
+    result = cli("run", "--", PY, "-c", code, cwd=project)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert b"canary" not in out.lower()
+    assert (
+        out
+        == (
+            f"'{MASK}'\n"
+            f'{{"DATABASE_URL": "{MASK}"}}\n'
+            f"'{MASK}'\n"
+            f'{{"STRIPE_API_KEY": "{MASK}"}}\n' + f"> {MASK}\n" * 4
+        ).encode()
+    )
+    unmasked = cli("run", "--no-mask", "--", PY, "-c", code, cwd=project).stdout
+    for shown in (repr(pem), json.dumps(pem), repr(password), json.dumps(password)):
+        assert shown.encode() in unmasked  # the child really printed the escaped forms
 
 
 def test_no_mask_shows_values(project: Path) -> None:
