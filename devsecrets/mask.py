@@ -55,6 +55,7 @@ from devsecrets.secret import zero
 REPLACEMENT = b"<concealed by devsecrets>"
 MIN_MASK_LENGTH = 4  # shorter values are not masked (would garble all output); the caller warns
 MIN_LINE_LENGTH = 8  # shorter lines of a multi-line value are not masked on their own
+_NEAR = 16  # the hold-back check steps through this many last bytes; longer tails: by head
 
 # Bytes roughly from most to least frequent in terminal output, unlisted ones rarest: only
 # breaks ties between bytes equally frequent in the (maybe tiny) sample anchors are chosen on.
@@ -134,6 +135,11 @@ class Masker:
         self._by_first: dict[int, list[Buffer]] = {}
         for value in self._values:
             self._by_first.setdefault(value[0], []).append(value)
+        # A tail longer than _NEAR can only start a longer value: found by its first _NEAR
+        # bytes (bytearrays, zeroed in wipe()) rather than a Python step per byte of a PEM.
+        self._heads = [
+            (bytearray(memoryview(v)[:_NEAR]), v) for v in self._values if len(v) > _NEAR
+        ]
         # Values are placed on anchors once real output shows which bytes are rare in it.
         self._unplaced: list[Buffer] = list(self._values)
         self._anchored: dict[int, list[tuple[int, Buffer]]] = {}
@@ -204,6 +210,9 @@ class Masker:
             zero(variant)
         for store in (self._variants, self._values, self._unplaced, self._plain):
             store.clear()
+        for head, _ in self._heads:
+            zero(head)
+        self._heads.clear()
         self._anchored.clear()
         self._by_first.clear()
         self._wiped = True
@@ -231,8 +240,20 @@ class Masker:
 
     def _hold_start(self, buf: Buffer, low: int) -> int:
         """First position >= low from which buf's tail is a proper prefix of a value."""
-        size, view, candidates = len(buf), memoryview(buf), self._by_first.get
-        for pos in range(max(low, size - self._max_len + 1), size):  # longer tails: too long
+        size, view = len(buf), memoryview(buf)
+        start = max(low, size - self._max_len + 1)  # longer tails: too long for any value
+        near = found = max(start, size - _NEAR)
+        for head, value in self._heads:  # tails longer than _NEAR, leftmost first
+            pos = buf.find(head, start, found + _NEAR - 1)  # a head starting before `found`
+            while pos != -1:
+                if len(value) > size - pos and value.startswith(view[pos:]):
+                    found = pos
+                    break
+                pos = buf.find(head, pos + 1, found + _NEAR - 1)
+        if found < near:
+            return found
+        candidates = self._by_first.get
+        for pos in range(near, size):  # the last _NEAR bytes: a step per byte
             for value in candidates(buf[pos]) or ():
                 if len(value) > size - pos and value.startswith(view[pos:]):
                     return pos

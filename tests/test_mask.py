@@ -421,3 +421,27 @@ def test_random_chunking_equals_reference(case: tuple[list[bytes], bytes, list[i
         assert masker.held == expected_held(seen, values, crlf)
     assert out + masker.flush() == want
     assert masker.held == 0
+
+
+def test_hold_back_matches_a_byte_by_byte_search() -> None:
+    """Tails longer than the byte-by-byte window are found through the values' heads: the
+    same hold-back point as checking every position, for long and short values alike."""
+    rng = random.Random(7)
+
+    def every_position(values: list[bytearray], buf: bytearray) -> int:
+        longest = max(len(v) for v in values)
+        for pos in range(max(0, len(buf) - longest + 1), len(buf)):
+            if any(len(v) > len(buf) - pos and v.startswith(buf[pos:]) for v in values):
+                return pos
+        return len(buf)
+
+    for _ in range(600):
+        values = [
+            bytearray(rng.choices(b"ab-", k=rng.randint(4, 60))) for _ in range(rng.randint(1, 4))
+        ]
+        masker = Masker(values)
+        buf = bytearray(rng.choices(b"ab-\n", k=rng.randint(0, 150)))
+        if rng.random() < 0.7:
+            value = rng.choice(values)
+            buf += value[: rng.randint(1, len(value) - 1)]
+        assert masker._hold_start(buf, 0) == every_position(values, buf), (values, buf)
