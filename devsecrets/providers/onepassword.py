@@ -123,9 +123,7 @@ class OnePasswordProvider(Provider):
         by_vault: dict[str, list[OpRef]] = {}
         for ref in _unique(refs):
             by_vault.setdefault(ref.vault.casefold(), []).append(ref)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT) as pool:
+        with proc.worker_pool(MAX_CONCURRENT) as pool:
             listings = list(
                 pool.map(self._list_items, [group[0].vault for group in by_vault.values()])
             )
