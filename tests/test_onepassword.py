@@ -170,9 +170,47 @@ def test_ambiguous_item_lists_the_ids(sandbox: Sandbox) -> None:
         provider().fetch(refs("op://Staging/dup/credential"))
     assert info.value.kind == "ambiguous"
     assert "zzzzzzzzzzzzzzzzzzzzzzzzzz" in info.value.message
-    with pytest.raises(ProviderError) as meta_info:
-        provider().metadata(refs("op://Staging/dup/credential"))
-    assert meta_info.value.kind == "ambiguous"
+    meta = provider().metadata(refs("op://Staging/dup/credential"))
+    (only,) = meta.values()
+    assert only.updated_at is None and "zzzzzzzzzzzzzzzzzzzzzzzzzz" in only.unknown
+
+
+def test_metadata_errors_are_per_reference(sandbox: Sandbox) -> None:
+    """One unknown or ambiguous item, or an unknown vault, leaves the others' answers."""
+    setup_vaults(
+        sandbox,
+        vault(
+            "Staging",
+            items=[
+                item("a", {"credential": "v"}, tags=["prod"]),
+                item("dup", {"credential": "1"}),
+                item("dup", {"credential": "2"}, id="zzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            ],
+        ),
+    )
+    good, gone, dup, nowhere = wanted = refs(
+        "op://Staging/a/credential",
+        "op://Staging/gone/credential",
+        "op://Staging/dup/credential",
+        "op://Nowhere/a/credential",
+    )
+    meta = provider().metadata(wanted)
+    assert meta[good].tags == ("prod",) and meta[good].unknown == ""
+    assert meta[gone].unknown == "1Password has no item 'gone' in vault 'Staging'"
+    assert "2 items in vault 'Staging' match 'dup'" in meta[dup].unknown
+    assert "zzzzzzzzzzzzzzzzzzzzzzzzzz" in meta[dup].unknown
+    assert meta[nowhere].unknown.startswith("1Password has no vault 'Nowhere'")
+    assert all(m.updated_at is None for m in (meta[gone], meta[dup], meta[nowhere]))
+
+
+def test_metadata_still_fails_whole_when_op_cannot_answer(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
+    monkeypatch.setenv("FAKE_OP_MODE", "signed_out")
+    with pytest.raises(ProviderError) as info:
+        provider().metadata(refs("op://Staging/a/credential", "op://Staging/gone/credential"))
+    assert info.value.kind == "signed_out"
 
 
 def test_op_not_installed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

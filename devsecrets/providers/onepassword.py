@@ -3,8 +3,9 @@
 All values of one run come from one `op inject` call on a template framed by a random nonce
 (so values containing newlines, braces or `=` parse unambiguously, and N secrets cost one
 round trip instead of N). Metadata comes from `op item list --format json`, which carries no
-values. Every call has a hard timeout, stdin from /dev/null unless we feed the template, and
-at most `MAX_CONCURRENT` op processes run at once (the desktop app times out under more).
+values; an item or vault op does not have is reported for its reference alone. Every call
+has a hard timeout, stdin from /dev/null unless we feed the template, and at most
+`MAX_CONCURRENT` op processes run at once (the desktop app times out under more).
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ class OnePasswordProvider(Provider):
         return {ref: by_key[ref.key] for ref in refs if isinstance(ref, OpRef)}
 
     def metadata(self, refs: Sequence[Ref]) -> dict[Ref, Metadata]:
+        """One `op item list` per vault. An item or vault op does not have (or has twice)
+        is that reference's `unknown`; any other failure fails the whole call."""
         by_vault: dict[str, list[OpRef]] = {}
         for ref in _unique(refs):
             by_vault.setdefault(ref.vault.casefold(), []).append(ref)
@@ -130,11 +133,20 @@ class OnePasswordProvider(Provider):
         found: dict[str, Metadata] = {}
         for group, items in zip(by_vault.values(), listings, strict=True):
             for ref in group:
-                found[ref.key] = _match_item(ref, items)
+                found[ref.key] = (
+                    Metadata(unknown=items) if isinstance(items, str) else _match_item(ref, items)
+                )
         return {ref: found[ref.key] for ref in refs if isinstance(ref, OpRef)}
 
-    def _list_items(self, vault: str) -> list[dict[str, object]]:
-        text = self._op(["item", "list", "--vault", vault, "--format", "json"])
+    def _list_items(self, vault: str) -> list[dict[str, object]] | str:
+        """The vault's items, or why the vault itself cannot be listed."""
+        try:
+            text = self._op(["item", "list", "--vault", vault, "--format", "json"])
+        except ProviderError as exc:
+            problem = _vault_problem(exc, vault)
+            if problem is None:
+                raise
+            return problem
         try:
             items = json.loads(text) if text.strip() else []
         except json.JSONDecodeError:
@@ -235,6 +247,17 @@ def _classify(stderr: str, errors: list[str]) -> ProviderError:
     return error
 
 
+def _vault_problem(error: ProviderError, vault: str) -> str | None:
+    """Why op cannot list this one vault (it has none by that name, or several), or None
+    when the failure is not about the vault (signed out, timed out, …)."""
+    said = error.message.casefold()
+    if error.kind == "not_found" and "isn't a vault" in said:
+        return f"1Password has no vault {vault!r} (or you have no access to it)"
+    if "more than one vault matches" in said:
+        return f"more than one 1Password vault matches {vault!r}: write the vault's ID"
+    return None
+
+
 def _match_item(ref: OpRef, items: list[dict[str, object]]) -> Metadata:
     wanted = ref.item.casefold()
     matches = [
@@ -244,17 +267,12 @@ def _match_item(ref: OpRef, items: list[dict[str, object]]) -> Metadata:
         or str(item.get("title", "")).casefold() == wanted
     ]
     if not matches:
-        raise ProviderError(
-            f"1Password has no item {ref.item!r} in vault {ref.vault!r} (for {ref.text})",
-            _FIXES["not_found"],
-            kind="not_found",
-        )
+        return Metadata(unknown=f"1Password has no item {ref.item!r} in vault {ref.vault!r}")
     if len(matches) > 1:
         ids = ", ".join(str(item.get("id")) for item in matches)
-        raise ProviderError(
-            f"{ref.text} matches {len(matches)} items in vault {ref.vault!r}: {ids}",
-            _FIXES["ambiguous"],
-            kind="ambiguous",
+        return Metadata(
+            unknown=f"{len(matches)} items in vault {ref.vault!r} match {ref.item!r}: {ids} "
+            "(write the item's ID in the reference)"
         )
     return _metadata(matches[0])
 
