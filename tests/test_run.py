@@ -149,6 +149,14 @@ def test_nothing_is_started_when_devsecrets_fails(project: Path, sandbox: Sandbo
     assert not marker.exists()
 
 
+def test_no_accounts_names_the_fix(project: Path) -> None:
+    result = cli("run", "--", "true", cwd=project, env={"FAKE_OP_MODE": "no_accounts"})
+    err = result.stderr.decode()
+    assert result.returncode == 125
+    assert "op said: No accounts configured for use with 1Password CLI." in err
+    assert "op account add" in err and "op signin" not in err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signals_are_forwarded_to_the_child(project: Path, sig: signal.Signals) -> None:
     script = (

@@ -39,7 +39,7 @@ _TAXONOMY = [
     ("not currently signed in", "signed_out"),
     ("account is not signed in", "signed_out"),
     ("could not find session token", "signed_out"),
-    ("no accounts configured", "signed_out"),
+    ("no accounts configured", "no_accounts"),
     ("no account found for filter", "signed_out"),
     ("session expired", "signed_out"),
     ("not authenticated yet", "signed_out"),
@@ -57,7 +57,12 @@ _TAXONOMY = [
     ("(403)", "not_found"),
     ("(404)", "not_found"),
 ]
+# Cases finer than the provider kind they are reported as (own message and fix).
+_KIND_OF = {"no_accounts": "signed_out"}
 _FIXES = {
+    "no_accounts": "add your account to the 1Password CLI: turn on Settings → Developer → "
+    "'Integrate with 1Password CLI' in the 1Password desktop app (the CLI then uses the "
+    "app's accounts), or run `op account add`; then retry",
     "signed_out": "sign in to 1Password: turn on Settings → Developer → 'Integrate with "
     "1Password CLI' in the desktop app, or run `eval $(op signin)`; then retry",
     "auth_timeout": "unlock 1Password and approve its prompt, then retry (set "
@@ -74,6 +79,7 @@ _FIXES = {
     "unknown": "run `op read '<reference>'` yourself to see the full error",
 }
 _MESSAGES = {
+    "no_accounts": "the 1Password CLI has no account configured",
     "signed_out": "the 1Password CLI is not signed in",
     "auth_timeout": "1Password did not authorize the request in time",
     "prompt_dismissed": "the 1Password authorization prompt was dismissed",
@@ -233,6 +239,8 @@ def _classify(stderr: str, errors: list[str]) -> ProviderError:
     kind = next((k for needle, k in _TAXONOMY if needle.casefold() in lowered), "unknown")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     said = errors[0].strip() if errors else (lines[0] if lines else "")
+    if said.endswith(":"):  # an empty cause: op explained itself above the [ERROR] line
+        said = next((line for line in lines if not _ERROR_LINE.match(line)), said)
     message = _MESSAGES[kind]
     failed = _SECRET_IN_ERROR.search(stderr)
     ref_text = (failed.group(1) or failed.group(2)) if failed else None
@@ -242,7 +250,7 @@ def _classify(stderr: str, errors: list[str]) -> ProviderError:
         message += f"\n  op said: {said[:300]}"
     if kind == "ambiguous":
         message += "".join(f"\n    {line}" for line in lines if line.startswith("*"))
-    error = ProviderError(message, _FIXES[kind], kind=kind)
+    error = ProviderError(message, _FIXES[kind], kind=_KIND_OF.get(kind, kind))
     error.ref_text = ref_text
     return error
 
