@@ -230,7 +230,7 @@ def _project_answers(report: Report, config: Config, now: datetime) -> None:
     if not trusted:
         report.notes.append("the project config is not allowed: providers were not asked")
     try:
-        result = survey(config, now=now, metadata=trusted)
+        result = survey(config, now=now, metadata=trusted, not_asked="the config is not trusted")
     except DevsecretsError as exc:
         report.notes.append(f"the project's secrets were not surveyed: {exc.message}")
         return

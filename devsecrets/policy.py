@@ -204,8 +204,9 @@ def static_refusals(spec: SecretSpec, policy: Policy) -> list[Refusal]:
 
 
 def metadata_refusals(spec: SecretSpec, meta: Metadata | None, policy: Policy) -> list[Refusal]:
-    """Refusals from what the provider says about the reference (no value needed)."""
-    if meta is None:
+    """Refusals from what the provider says about the reference (no value needed). When it
+    could say nothing (`meta.unknown`), the unknown age refuses it (rotation.py)."""
+    if meta is None or meta.unknown:
         return []
     fix = PRODUCTION_FIX.format(name=spec.name)
     refusals = []

@@ -4,6 +4,12 @@ Every call has a hard timeout (op can wait forever on a biometric prompt), runs 
 process group so the whole group is killed on timeout, gets stdin from /dev/null unless we
 mean to feed it, and reads stdout straight into bytearrays that the caller can wipe: stdout
 may carry secret values, so it never appears in an error or a log.
+
+Because each command runs in its own session, the terminal's Ctrl-C never reaches it, and a
+call made from a worker thread is not interrupted with the main thread: every live command
+is registered, and `stop_all()` (on Ctrl-C or any other way out, see `worker_pool`) kills
+their groups and refuses to start more, so nothing is left running and no worker waits out
+its timeout.
 """
 
 from __future__ import annotations
@@ -13,16 +19,25 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 _CHUNK = 65536
 _STDERR_LIMIT = 64 * 1024
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+_stopping = False
 
 
 class Timeout(Exception):
     """The command did not finish in time; its process group was killed."""
+
+
+class Stopped(Exception):
+    """`stop_all()` was called: devsecrets is leaving, the command was killed or not run."""
 
 
 @dataclass
@@ -45,8 +60,11 @@ def run(
 ) -> Completed:
     """Run argv; return its status, stdout (wipeable) and stderr (text, capped).
 
-    Raises FileNotFoundError / PermissionError when argv[0] cannot be run, and Timeout.
+    Raises FileNotFoundError / PermissionError when argv[0] cannot be run, Timeout, and
+    Stopped once `stop_all()` was called.
     """
+    if _stopping:
+        raise Stopped
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -58,12 +76,51 @@ def run(
         start_new_session=True,
         close_fds=True,
     )
+    with _live_lock:
+        _live.add(proc)
+        stopping = _stopping
     try:
+        if stopping:  # stop_all() ran between the check above and Popen
+            raise Stopped
         out, err = _communicate(proc, stdin, time.monotonic() + timeout)
+        code = proc.wait()
     except BaseException:
         _kill_group(proc)
         raise
-    return Completed(proc.wait(), out, err.decode("utf-8", "replace"))
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    if _stopping and code < 0:  # killed by stop_all(): its output is not an answer
+        out[:] = bytes(len(out))
+        raise Stopped
+    return Completed(code, out, err.decode("utf-8", "replace"))
+
+
+def stop_all() -> None:
+    """Kill every command still running and refuse new ones: devsecrets is leaving."""
+    global _stopping
+    with _live_lock:
+        _stopping = True
+        for proc in _live:
+            if proc.returncode is None:  # not reaped yet, so its pid is still its own
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def worker_pool(max_workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that waits for its jobs only when nothing went wrong. On Ctrl-C (or
+    SystemExit) it kills every running command first (`stop_all`); on any exception it
+    drops the jobs not yet started and returns without waiting for the others."""
+    pool = ThreadPoolExecutor(max_workers=max_workers)
+    try:
+        yield pool
+        pool.shutdown(wait=True)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def _communicate(

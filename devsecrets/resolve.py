@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import difflib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from devsecrets import proc
 from devsecrets.config import Config, SecretSpec
 from devsecrets.errors import DevsecretsError, ProviderError, RefusedError
 from devsecrets.ledger import Record
@@ -114,7 +115,7 @@ def fetch(
         by_provider.setdefault(spec.ref.provider, []).append(spec.ref)
     context = Context(project=config.project)
     jobs: list[tuple[str, Future[dict[Ref, Secret]] | Future[dict[Ref, Metadata]]]] = []
-    with ThreadPoolExecutor(max_workers=max(1, 2 * len(by_provider))) as pool:
+    with proc.worker_pool(max(1, 2 * len(by_provider))) as pool:
         for name, refs in by_provider.items():
             provider = get_provider(name, context)
             if values:

@@ -151,10 +151,18 @@ def guide_1password(config: Config, spec: SecretSpec, policy: Policy, *, now: da
 
 
 def item_metadata(config: Config, spec: SecretSpec) -> Metadata:
+    """What 1Password says about the secret's item; an error when it has no such item."""
     from devsecrets.resolve import fetch
 
-    found = fetch(config, [spec], values=False)[1]
-    return found.get(spec.ref) or Metadata()
+    found = fetch(config, [spec], values=False)[1].get(spec.ref) or Metadata()
+    if found.unknown:
+        raise DevsecretsError(
+            f"{spec.name}: {found.unknown}",
+            f"check the vault and item of {spec.name} in {config.path} (`op item list "
+            "--vault VAULT` lists the items; 1Password answers 'not found' also when you lack "
+            "access)",
+        )
+    return found
 
 
 def _named(name: str | None, ident: str | None) -> str | None:

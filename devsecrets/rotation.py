@@ -3,7 +3,9 @@
 Where the age comes from: a 1Password item's `updated_at` (from `op item list`, no value
 read); for keyring secrets, the ledger's record of the last `set`/`rotate`. No record means
 the age is unknown, and an unknown age counts as due: the weekly rotation is a promise
-about every served secret, not only the ones devsecrets happens to know about.
+about every served secret, not only the ones devsecrets happens to know about. Why an age
+is unknown is said as precisely as it is known: the provider's reason for that reference
+(`Metadata.unknown`: no such item, 1Password unavailable, not asked), else the ledger's.
 
 A secret is stale (refused) from its due date on (`changed + max_age`, boundary included),
 due soon from `warn_window` before it. A change time in the future is clock skew: up to
@@ -98,9 +100,13 @@ class Assessment:
 
 
 def age_of(spec: SecretSpec, meta: Metadata | None, record: Record | None) -> Age:
-    """The provider's own `updated_at` first; else the ledger, if it is about this ref."""
+    """The provider's own `updated_at` first; else the ledger, if it is about this ref —
+    unless the provider was asked and could not say anything (`meta.unknown`): the item
+    the ledger vouched for may be gone, or be another one now."""
     if meta is not None and meta.updated_at is not None:
         return Age(meta.updated_at, "1Password item updated_at")
+    if meta is not None and meta.unknown:
+        return Age(None, "", meta.unknown)
     if record is not None and record.ref == spec.ref.text:
         return Age(record.rotated_at, f"stored with devsecrets {record.via}")
     if record is not None:

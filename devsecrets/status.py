@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from devsecrets.rotation import (
 )
 from devsecrets.trust import ALLOWED, check
 
+PROVIDER_LABELS = {"onepassword": "1Password", "keyring": "the keyring"}
 STATE_TEXT = {"ok": "ok", "due_soon": "due soon", "stale": "stale", "unknown": "unknown age"}
 
 
@@ -85,6 +87,7 @@ class Row:
             "age_seconds": int(a.age.total_seconds()) if a and a.age is not None else None,
             "due_at": a.due_at.isoformat() if a and a.due_at else None,
             "age_basis": a.basis if a and a.basis else None,
+            "age_unknown_why": a.why if a and a.state == UNKNOWN else None,
             "notes": self.notes(),
             "changed_outside_at": (
                 self.outside_change_at.isoformat() if self.outside_change_at else None
@@ -104,12 +107,22 @@ class Survey:
         return {r.name: r.assessment for r in self.rows if r.assessment is not None}
 
 
-def survey(config: Config, *, now: datetime | None = None, metadata: bool = True) -> Survey:
+def survey(
+    config: Config,
+    *,
+    now: datetime | None = None,
+    metadata: bool = True,
+    not_asked: str = "providers were not asked",
+) -> Survey:
     """Every secret's source, age, due date and policy verdict. `metadata=False` skips the
-    providers (1Password ages are then unknown): what a shell prompt can afford."""
+    providers (what a shell prompt can afford): 1Password ages are then unknown, and
+    "not checked: {not_asked}" says why."""
     now = now or datetime.now(UTC)
     policy = policy_for(config)
-    found, warnings = _metadata(config) if metadata else ({}, [])
+    if metadata:
+        found, warnings = _metadata(config)
+    else:
+        found, warnings = _unknown(config.secrets, f"not checked: {not_asked}"), []
     records: dict[str, Record] = read_records(config.project)
     by_name = {s.name: found[s.ref] for s in config.secrets if s.ref in found}
     assessments = assess_all(config.secrets, policy, by_name, records, now)
@@ -156,7 +169,8 @@ def rotation_note(
 
 
 def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
-    """Metadata from every provider, plus warnings for providers that could not answer."""
+    """Metadata from every provider, plus warnings for providers that could not answer
+    (whose secrets' metadata then says why: "1Password unavailable: …")."""
     metadata: dict[Ref, Metadata] = {}
     warnings = []
     by_provider: dict[str, list[SecretSpec]] = {}
@@ -166,8 +180,17 @@ def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
         try:
             metadata.update(fetch(config, specs, values=False)[1])
         except ProviderError as exc:
-            warnings.append(f"{name}: {exc.message.splitlines()[0]} ({exc.fix})")
+            said = exc.message.splitlines()[0]
+            warnings.append(f"{name}: {said} ({exc.fix})")
+            label = PROVIDER_LABELS.get(name, name)
+            metadata.update(_unknown(specs, f"{label} unavailable: {said} — {exc.fix}"))
     return metadata, warnings
+
+
+def _unknown(specs: Sequence[SecretSpec], why: str) -> dict[Ref, Metadata]:
+    """Metadata saying only why there is none. Not for keyring secrets: their ages are in
+    the ledger, which needs no provider."""
+    return {spec.ref: Metadata(unknown=why) for spec in specs if spec.ref.provider != "keyring"}
 
 
 def show_status(*, as_json: bool, now: datetime | None = None) -> int:
@@ -177,7 +200,7 @@ def show_status(*, as_json: bool, now: datetime | None = None) -> int:
     verdict = check(config)
     trusted = verdict.state == ALLOWED
     # Providers are not asked about the references of a config nobody has reviewed.
-    result = survey(config, now=now, metadata=trusted)
+    result = survey(config, now=now, metadata=trusted, not_asked="the config is not trusted")
     rows, warnings = result.rows, result.warnings
     if not trusted:
         warnings.append("providers were not asked (the config is not trusted)")

@@ -61,6 +61,18 @@ def test_signed_out_fails_only_where_1password_is_needed(
     assert "· provider onepassword: the 1Password CLI is not signed in — not needed" in out
 
 
+def test_no_accounts_is_told_apart_from_signed_out(
+    inproc: InProcess, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    write_state(sandbox.op_state, make_state(mode="no_accounts"))
+    code, out, _ = inproc("doctor", cwd=trusted_project(tmp_path, CONFIG))
+    assert code == 1
+    assert "✗ provider onepassword: the 1Password CLI has no account configured" in out
+    assert "op said: No accounts configured for use with 1Password CLI." in out
+    assert "op account add" in out and "op signin" not in out
+    assert "op said: error initializing client:\n" not in out
+
+
 def test_untrusted_and_broken_configs(inproc: InProcess, tmp_path: Path) -> None:
     code, out, _ = inproc("doctor", cwd=write_project(tmp_path, KEYRING_ONLY, "new"))
     assert code == 1

@@ -121,6 +121,27 @@ def test_every_refusal_of_a_run_is_listed_together(sandbox: Sandbox, tmp_path: P
     assert all(call["argv"][0] != "inject" for call in sandbox.op_calls())  # type: ignore[index]
 
 
+def test_an_unknown_item_hides_no_other_refusal(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The refusal list of a run refused early is completed per reference: one item
+    1Password does not have does not hide another's production tag."""
+    op_items(sandbox, stripe(), item("tagged", {"credential": "v"}, tags=["production"]))
+    store_keyring("shop", "DB", CANARY_KR, ref="keyring:database-url", rotated_at=ago(9 * DAY))
+    project = trusted_project(
+        tmp_path,
+        CONFIG
+        + "  TAGGED: op://Staging/tagged/credential\n"
+        + "  GONE: op://Staging/gone/credential\n",
+    )
+    result = cli("run", "--", "true", cwd=project)
+    err = result.stderr.decode()
+    assert result.returncode == 125
+    assert "refused 3 secrets; nothing was started" in err
+    assert "DB: it is 9 days old" in err
+    assert "TAGGED: its 1Password item is tagged 'production'" in err
+    assert "GONE: its age is unknown: 1Password has no item 'gone' in vault 'Staging'" in err
+    assert all(call["argv"][0] != "inject" for call in sandbox.op_calls())  # type: ignore[index]
+
+
 def test_stale_1password_secret_is_refused_and_wiped(project: Path, sandbox: Sandbox) -> None:
     op_items(sandbox, stripe(ago(7 * DAY + timedelta(minutes=1))))
     result = cli("run", "--", *ECHO, cwd=project)

@@ -15,7 +15,7 @@ import pytest
 from conftest import Sandbox
 from fakes.opstate import FRESH_TIMESTAMP, item, make_state, vault, write_state
 from helpers import BASH_PROMPT as PROMPT
-from helpers import DEVSECRETS, EXAMPLE, cli, files_containing, shell_env
+from helpers import DEVSECRETS, EXAMPLE, cli, files_containing, shell_env, trusted_project
 
 CANARY_DB = "onbcanary-db-5e1a9c"
 CANARY_SESSION = "onbcanary-session-73d0b2"
@@ -134,6 +134,24 @@ def test_yes_without_a_terminal_then_set_then_check(project: Path, sandbox: Sand
     result = cli("onboard", "--check", "--team-policy", "team-policy.yml", cwd=project)
     assert result.returncode == 0, result.stdout.decode()
     assert "All set." in result.stdout.decode()
+
+
+def test_check_names_the_item_1password_does_not_have(tmp_path: Path, sandbox: Sandbox) -> None:
+    stripe = item("stripe-sandbox", {"credential": CANARY_STRIPE}, updated_at=FRESH_TIMESTAMP)
+    write_state(sandbox.op_state, make_state([vault("Staging", items=[stripe])]))
+    config = (
+        "project: shop\nsecrets:\n  STRIPE: op://Staging/stripe-sandbox/credential\n"
+        "  GONE: op://Staging/gone/credential\n"
+    )
+    directory = trusted_project(tmp_path, config)
+    result = cli("onboard", "--check", cwd=directory)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert (
+        "✗ secret GONE: unknown age — refused: its age is unknown: 1Password has no item "
+        "'gone' in vault 'Staging'" in out
+    )
+    assert "secret STRIPE" not in out and "did not say" not in out
 
 
 def test_a_team_policy_others_can_write_is_refused(project: Path) -> None:

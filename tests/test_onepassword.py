@@ -124,7 +124,7 @@ def _item_id(box: Sandbox, title: str) -> str:
     ("mode", "kind", "fix_words"),
     [
         ("signed_out", "signed_out", "op signin"),
-        ("no_accounts", "signed_out", "Integrate with 1Password CLI"),
+        ("no_accounts", "signed_out", "op account add"),
         ("auth_timeout", "auth_timeout", "approve its prompt"),
         ("prompt_dismissed", "prompt_dismissed", "approve the 1Password prompt"),
         ("app_unreachable", "app_unreachable", "start the 1Password desktop app"),
@@ -144,6 +144,25 @@ def test_failure_modes_map_to_the_taxonomy(
     assert info.value.kind == kind
     assert fix_words in (info.value.fix or "")
     assert "op said:" in info.value.message
+
+
+def test_no_accounts_says_what_op_said_and_how_to_add_one(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """op prints its explanation before an `[ERROR]` line that ends in an empty cause."""
+    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
+    monkeypatch.setenv("FAKE_OP_MODE", "no_accounts")
+    with pytest.raises(ProviderError) as info:
+        provider().fetch(refs("op://Staging/a/credential"))
+    error = info.value
+    assert error.kind == "signed_out"
+    assert "the 1Password CLI has no account configured" in error.message
+    assert "op said: No accounts configured for use with 1Password CLI." in error.message
+    assert not error.message.rstrip().endswith(":")
+    assert "op account add" in (error.fix or "") and "op signin" not in (error.fix or "")
+    check = provider().check()
+    assert not check.ok and "op said: No accounts configured" in check.detail
+    assert "op account add" in check.fix and "op signin" not in check.fix
 
 
 def test_missing_item_and_field(sandbox: Sandbox) -> None:
@@ -170,9 +189,47 @@ def test_ambiguous_item_lists_the_ids(sandbox: Sandbox) -> None:
         provider().fetch(refs("op://Staging/dup/credential"))
     assert info.value.kind == "ambiguous"
     assert "zzzzzzzzzzzzzzzzzzzzzzzzzz" in info.value.message
-    with pytest.raises(ProviderError) as meta_info:
-        provider().metadata(refs("op://Staging/dup/credential"))
-    assert meta_info.value.kind == "ambiguous"
+    meta = provider().metadata(refs("op://Staging/dup/credential"))
+    (only,) = meta.values()
+    assert only.updated_at is None and "zzzzzzzzzzzzzzzzzzzzzzzzzz" in only.unknown
+
+
+def test_metadata_errors_are_per_reference(sandbox: Sandbox) -> None:
+    """One unknown or ambiguous item, or an unknown vault, leaves the others' answers."""
+    setup_vaults(
+        sandbox,
+        vault(
+            "Staging",
+            items=[
+                item("a", {"credential": "v"}, tags=["prod"]),
+                item("dup", {"credential": "1"}),
+                item("dup", {"credential": "2"}, id="zzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            ],
+        ),
+    )
+    good, gone, dup, nowhere = wanted = refs(
+        "op://Staging/a/credential",
+        "op://Staging/gone/credential",
+        "op://Staging/dup/credential",
+        "op://Nowhere/a/credential",
+    )
+    meta = provider().metadata(wanted)
+    assert meta[good].tags == ("prod",) and meta[good].unknown == ""
+    assert meta[gone].unknown == "1Password has no item 'gone' in vault 'Staging'"
+    assert "2 items in vault 'Staging' match 'dup'" in meta[dup].unknown
+    assert "zzzzzzzzzzzzzzzzzzzzzzzzzz" in meta[dup].unknown
+    assert meta[nowhere].unknown.startswith("1Password has no vault 'Nowhere'")
+    assert all(m.updated_at is None for m in (meta[gone], meta[dup], meta[nowhere]))
+
+
+def test_metadata_still_fails_whole_when_op_cannot_answer(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
+    monkeypatch.setenv("FAKE_OP_MODE", "signed_out")
+    with pytest.raises(ProviderError) as info:
+        provider().metadata(refs("op://Staging/a/credential", "op://Staging/gone/credential"))
+    assert info.value.kind == "signed_out"
 
 
 def test_op_not_installed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

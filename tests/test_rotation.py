@@ -133,6 +133,17 @@ def test_1password_age_comes_from_updated_at_not_the_ledger() -> None:
     assert missing.changed_at is None and "1Password did not say" in missing.unknown_why
 
 
+def test_why_1password_could_not_say_is_the_reason_and_beats_the_ledger() -> None:
+    """An item 1Password cannot find now is not vouched for by an old ledger record."""
+    spec = specs()["STRIPE"]
+    record = Record(spec.ref.text, NOW, "staging", "1password")
+    gone = Metadata(unknown="1Password has no item 'stripe' in vault 'Staging'")
+    for with_record in (None, record):
+        age = age_of(spec, gone, with_record)
+        assert age.changed_at is None
+        assert age.unknown_why == "1Password has no item 'stripe' in vault 'Staging'"
+
+
 @pytest.mark.parametrize(
     ("text", "state"),
     [

@@ -164,6 +164,14 @@ def test_a_mistyped_option_is_a_usage_error_before_anything_is_fetched(
         assert cli("run", *args, cwd=project).returncode == 4
 
 
+def test_no_accounts_names_the_fix(project: Path) -> None:
+    result = cli("run", "--", "true", cwd=project, env={"FAKE_OP_MODE": "no_accounts"})
+    err = result.stderr.decode()
+    assert result.returncode == 125
+    assert "op said: No accounts configured for use with 1Password CLI." in err
+    assert "op account add" in err and "op signin" not in err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signals_are_forwarded_to_the_child(project: Path, sig: signal.Signals) -> None:
     script = (

@@ -314,6 +314,19 @@ def test_rotate_due_rotates_only_what_is_due(project: Path, sandbox: Sandbox) ->
     assert again.returncode == 0 and "nothing is due for rotation" in again.stderr.decode()
 
 
+def test_rotate_due_is_not_misled_by_one_unknown_item(sandbox: Sandbox, tmp_path: Path) -> None:
+    """An item 1Password does not have is reported; the fresh one next to it is left alone."""
+    stripe_state(sandbox, datetime.now(UTC) - DAY)
+    config = "project: shop\nsecrets:\n  STRIPE: op://Staging/stripe-sandbox/credential\n"
+    directory = trusted_project(tmp_path, config + "  GONE: op://Staging/gone/credential\n")
+    result = cli("rotate", "--due", cwd=directory)
+    err = result.stderr.decode()
+    assert result.returncode == 125, err
+    assert "rotating GONE" in err and "rotating STRIPE" not in err
+    assert "GONE: 1Password has no item 'gone' in vault 'Staging'" in err
+    assert "1 of 1 rotations failed" in err
+
+
 def test_rotate_due_needs_a_terminal_for_typed_values(
     project: Path, sandbox: Sandbox, inproc: InProcess
 ) -> None:

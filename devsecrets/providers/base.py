@@ -45,7 +45,12 @@ class Check:
 
 @dataclass(frozen=True)
 class Metadata:
-    """What a provider knows about a reference without reading its value."""
+    """What a provider knows about a reference without reading its value.
+
+    `unknown` says why the provider knows nothing about this one reference ("1Password has
+    no item 'x' in vault 'Staging'") while it answered for the others; empty otherwise.
+    A provider that cannot answer at all (signed out, timed out) raises instead.
+    """
 
     vault_id: str | None = None
     vault_name: str | None = None
@@ -53,6 +58,7 @@ class Metadata:
     item_title: str | None = None
     tags: tuple[str, ...] = ()
     updated_at: datetime | None = None
+    unknown: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,8 @@ class Provider(ABC):
         """Values for every reference, or a ProviderError; never a partial result."""
 
     def metadata(self, refs: Sequence[Ref]) -> dict[Ref, Metadata]:
-        """Vault, tags and last update per reference, without reading values."""
+        """Vault, tags and last update per reference, without reading values; a reference
+        the provider cannot find gets a `Metadata` whose `unknown` says why."""
         return {}
 
     def store(self, ref: Ref, secret: Secret) -> None:

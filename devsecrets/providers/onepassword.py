@@ -3,8 +3,9 @@
 All values of one run come from one `op inject` call on a template framed by a random nonce
 (so values containing newlines, braces or `=` parse unambiguously, and N secrets cost one
 round trip instead of N). Metadata comes from `op item list --format json`, which carries no
-values. Every call has a hard timeout, stdin from /dev/null unless we feed the template, and
-at most `MAX_CONCURRENT` op processes run at once (the desktop app times out under more).
+values; an item or vault op does not have is reported for its reference alone. Every call
+has a hard timeout, stdin from /dev/null unless we feed the template, and at most
+`MAX_CONCURRENT` op processes run at once (the desktop app times out under more).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _TAXONOMY = [
     ("not currently signed in", "signed_out"),
     ("account is not signed in", "signed_out"),
     ("could not find session token", "signed_out"),
-    ("no accounts configured", "signed_out"),
+    ("no accounts configured", "no_accounts"),
     ("no account found for filter", "signed_out"),
     ("session expired", "signed_out"),
     ("not authenticated yet", "signed_out"),
@@ -56,7 +57,12 @@ _TAXONOMY = [
     ("(403)", "not_found"),
     ("(404)", "not_found"),
 ]
+# Cases finer than the provider kind they are reported as (own message and fix).
+_KIND_OF = {"no_accounts": "signed_out"}
 _FIXES = {
+    "no_accounts": "add your account to the 1Password CLI: turn on Settings → Developer → "
+    "'Integrate with 1Password CLI' in the 1Password desktop app (the CLI then uses the "
+    "app's accounts), or run `op account add`; then retry",
     "signed_out": "sign in to 1Password: turn on Settings → Developer → 'Integrate with "
     "1Password CLI' in the desktop app, or run `eval $(op signin)`; then retry",
     "auth_timeout": "unlock 1Password and approve its prompt, then retry (set "
@@ -73,6 +79,7 @@ _FIXES = {
     "unknown": "run `op read '<reference>'` yourself to see the full error",
 }
 _MESSAGES = {
+    "no_accounts": "the 1Password CLI has no account configured",
     "signed_out": "the 1Password CLI is not signed in",
     "auth_timeout": "1Password did not authorize the request in time",
     "prompt_dismissed": "the 1Password authorization prompt was dismissed",
@@ -120,23 +127,32 @@ class OnePasswordProvider(Provider):
         return {ref: by_key[ref.key] for ref in refs if isinstance(ref, OpRef)}
 
     def metadata(self, refs: Sequence[Ref]) -> dict[Ref, Metadata]:
+        """One `op item list` per vault. An item or vault op does not have (or has twice)
+        is that reference's `unknown`; any other failure fails the whole call."""
         by_vault: dict[str, list[OpRef]] = {}
         for ref in _unique(refs):
             by_vault.setdefault(ref.vault.casefold(), []).append(ref)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT) as pool:
+        with proc.worker_pool(MAX_CONCURRENT) as pool:
             listings = list(
                 pool.map(self._list_items, [group[0].vault for group in by_vault.values()])
             )
         found: dict[str, Metadata] = {}
         for group, items in zip(by_vault.values(), listings, strict=True):
             for ref in group:
-                found[ref.key] = _match_item(ref, items)
+                found[ref.key] = (
+                    Metadata(unknown=items) if isinstance(items, str) else _match_item(ref, items)
+                )
         return {ref: found[ref.key] for ref in refs if isinstance(ref, OpRef)}
 
-    def _list_items(self, vault: str) -> list[dict[str, object]]:
-        text = self._op(["item", "list", "--vault", vault, "--format", "json"])
+    def _list_items(self, vault: str) -> list[dict[str, object]] | str:
+        """The vault's items, or why the vault itself cannot be listed."""
+        try:
+            text = self._op(["item", "list", "--vault", vault, "--format", "json"])
+        except ProviderError as exc:
+            problem = _vault_problem(exc, vault)
+            if problem is None:
+                raise
+            return problem
         try:
             items = json.loads(text) if text.strip() else []
         except json.JSONDecodeError:
@@ -223,6 +239,8 @@ def _classify(stderr: str, errors: list[str]) -> ProviderError:
     kind = next((k for needle, k in _TAXONOMY if needle.casefold() in lowered), "unknown")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     said = errors[0].strip() if errors else (lines[0] if lines else "")
+    if said.endswith(":"):  # an empty cause: op explained itself above the [ERROR] line
+        said = next((line for line in lines if not _ERROR_LINE.match(line)), said)
     message = _MESSAGES[kind]
     failed = _SECRET_IN_ERROR.search(stderr)
     ref_text = (failed.group(1) or failed.group(2)) if failed else None
@@ -232,9 +250,20 @@ def _classify(stderr: str, errors: list[str]) -> ProviderError:
         message += f"\n  op said: {said[:300]}"
     if kind == "ambiguous":
         message += "".join(f"\n    {line}" for line in lines if line.startswith("*"))
-    error = ProviderError(message, _FIXES[kind], kind=kind)
+    error = ProviderError(message, _FIXES[kind], kind=_KIND_OF.get(kind, kind))
     error.ref_text = ref_text
     return error
+
+
+def _vault_problem(error: ProviderError, vault: str) -> str | None:
+    """Why op cannot list this one vault (it has none by that name, or several), or None
+    when the failure is not about the vault (signed out, timed out, …)."""
+    said = error.message.casefold()
+    if error.kind == "not_found" and "isn't a vault" in said:
+        return f"1Password has no vault {vault!r} (or you have no access to it)"
+    if "more than one vault matches" in said:
+        return f"more than one 1Password vault matches {vault!r}: write the vault's ID"
+    return None
 
 
 def _match_item(ref: OpRef, items: list[dict[str, object]]) -> Metadata:
@@ -246,17 +275,12 @@ def _match_item(ref: OpRef, items: list[dict[str, object]]) -> Metadata:
         or str(item.get("title", "")).casefold() == wanted
     ]
     if not matches:
-        raise ProviderError(
-            f"1Password has no item {ref.item!r} in vault {ref.vault!r} (for {ref.text})",
-            _FIXES["not_found"],
-            kind="not_found",
-        )
+        return Metadata(unknown=f"1Password has no item {ref.item!r} in vault {ref.vault!r}")
     if len(matches) > 1:
         ids = ", ".join(str(item.get("id")) for item in matches)
-        raise ProviderError(
-            f"{ref.text} matches {len(matches)} items in vault {ref.vault!r}: {ids}",
-            _FIXES["ambiguous"],
-            kind="ambiguous",
+        return Metadata(
+            unknown=f"{len(matches)} items in vault {ref.vault!r} match {ref.item!r}: {ids} "
+            "(write the item's ID in the reference)"
         )
     return _metadata(matches[0])
 
