@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,8 +107,10 @@ def _providers(needed: set[str] | None) -> Iterator[Line]:
         except DevsecretsError as exc:
             check = Check(False, exc.message, exc.fix or "")
         detail = check.detail
-        if name == "onepassword" and check.ok and shutil.which("op"):
-            detail += f" ({shutil.which('op')})"
+        if name == "onepassword" and check.ok:
+            from devsecrets.providers.onepassword import op_path
+
+            detail += f" ({op_path()})"
         if check.ok:
             status = OK
         elif needed is not None and name in needed:

@@ -164,6 +164,19 @@ def test_a_mistyped_option_is_a_usage_error_before_anything_is_fetched(
         assert cli("run", *args, cwd=project).returncode == 4
 
 
+def test_an_op_planted_in_the_project_is_never_run(project: Path, sandbox: Sandbox) -> None:
+    # `.`, an empty entry or `node_modules/.bin` on PATH: the project's own files.
+    planted = project / "node_modules" / ".bin"
+    planted.mkdir(parents=True)
+    (planted / "op").write_text(f"#!/bin/sh\ntouch {project}/planted-op-ran\n")
+    (planted / "op").chmod(0o755)
+    path = os.pathsep.join(["node_modules/.bin", ".", "", os.environ["PATH"]])
+    result = cli("run", "--", "true", cwd=project, env={"PATH": path})
+    assert result.returncode == 0, result.stderr
+    assert not (project / "planted-op-ran").exists()
+    assert sandbox.op_calls()  # the real (fake) op on an absolute PATH entry answered
+
+
 def test_no_accounts_names_the_fix(project: Path) -> None:
     result = cli("run", "--", "true", cwd=project, env={"FAKE_OP_MODE": "no_accounts"})
     err = result.stderr.decode()

@@ -99,6 +99,17 @@ def op_timeout() -> float:
         return 30.0
 
 
+def op_path() -> str:
+    """`op` from the absolute directories on PATH only: a relative entry (`.`, an empty one,
+    `node_modules/.bin`) would let the project at hand plant an `op` of its own, which would
+    be handed every value of the run. FileNotFoundError when there is none."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory, "op")
+        if os.path.isabs(directory) and os.path.isfile(candidate):
+            return candidate  # not executable: PermissionError from the exec says so
+    raise FileNotFoundError("op")
+
+
 class OnePasswordProvider(Provider):
     name = "onepassword"
 
@@ -175,7 +186,7 @@ class OnePasswordProvider(Provider):
         timeout = op_timeout()
         with _slots:
             try:
-                result = proc.run(["op", *args], timeout=timeout, stdin=stdin)
+                result = proc.run([op_path(), *args], timeout=timeout, stdin=stdin)
             except FileNotFoundError:
                 raise ProviderError(
                     "the 1Password CLI (op) is not installed or not on PATH",
