@@ -129,6 +129,10 @@ def test_yes_without_a_terminal_then_set_then_check(project: Path, sandbox: Sand
     assert "✓ project config: allowed" in out
     assert "✗ secret DATABASE_URL: not in this machine's keyring (no terminal" in out
     assert "fix: devsecrets set DATABASE_URL" in out
+    # Each secret it could not ask for is one step, with one fix: set, never rotate.
+    assert out.count("✗ secret DATABASE_URL:") == 1 and out.count("✗ secret SESSION_SECRET:") == 1
+    assert "devsecrets rotate" not in out
+    assert "2 steps need attention" in out
     for name, value in (("DATABASE_URL", CANARY_DB), ("SESSION_SECRET", CANARY_SESSION)):
         assert cli("set", name, cwd=project, input=value.encode()).returncode == 0
     result = cli("onboard", "--check", "--team-policy", "team-policy.yml", cwd=project)
@@ -188,3 +192,21 @@ def test_onboard_sh_installs_devsecrets_when_missing(project: Path, sandbox: San
     assert "devsecrets is not installed; installing devsecrets" in result.stderr.decode()
     assert "devsecrets onboard — web-app" in result.stdout.decode()
     assert result.returncode == 1  # --check on a fresh machine: steps are missing
+
+
+def test_a_value_stored_outside_devsecrets_is_set_not_rotated(project: Path) -> None:
+    """In the keyring but never stored by devsecrets (no ledger record): its age is unknown,
+    and the fix is `set` — there is no rotation of it to repeat."""
+    import keyring
+
+    from devsecrets.trust import allow_at
+
+    allow_at(str(project))
+    keyring.set_password("devsecrets/web-app", "database-url", CANARY_DB)
+    keyring.set_password("devsecrets/web-app", "SESSION_SECRET", CANARY_SESSION)
+    result = cli("onboard", "--check", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✗ secret DATABASE_URL: unknown age — refused" in out
+    assert "fix: devsecrets set DATABASE_URL" in out
+    assert "devsecrets rotate" not in out
