@@ -25,6 +25,7 @@ from pathlib import Path
 from devsecrets.agentstate import AgentState, session_agent_state
 from devsecrets.config import Config, find_config, load_config, start_dir
 from devsecrets.errors import DevsecretsError
+from devsecrets.lookup import absolute
 from devsecrets.policy import BUILTIN_DETECTORS, ValueDetector, says_production
 from devsecrets.scan import Classify, Finding, fingerprint, scan_environment
 from devsecrets.scanfiles import CREDENTIAL_FILES, RC_FILES, is_dotenv, scan_home, scan_tree
@@ -108,7 +109,7 @@ def run_audit(
     """Answer the three questions for the project at `path` (default: the one around the
     working directory, else the working directory itself)."""
     _stable_labels()
-    start = Path(os.path.abspath(path)) if path else start_dir()
+    start = Path(absolute(path)) if path else start_dir()
     config, problem = _config(start)
     root = start if path or config is None else config.root
     report = Report(tree=root, home=home or Path.home(), config=config)

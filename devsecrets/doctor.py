@@ -198,7 +198,12 @@ def _project() -> Iterator[Line]:
             if team
             else Line(INFO, "team policy", f"none at {team_file}: built-in defaults apply")
         )
-    if find_config() is None:
+    try:
+        found = find_config()
+    except DevsecretsError as exc:  # the working directory was deleted
+        yield Line(FAIL, "project", exc.message, exc.fix or "")
+        return
+    if found is None:
         yield Line(INFO, "project", "no .devsecrets.yml in this directory or above")
         return
     try:

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +44,7 @@ from devsecrets.configedit import (
 from devsecrets.dotenv import Dotenv, Entry
 from devsecrets.errors import DevsecretsError, ProviderError, UsageError
 from devsecrets.layering import effective_policy
+from devsecrets.lookup import absolute
 from devsecrets.plainfile import ignore_in_git, read_plain, remove_plain, tracked_by_git
 from devsecrets.policy import Policy, policy_for, value_refusals
 from devsecrets.providers.base import Context
@@ -74,7 +74,7 @@ class Plan:
 
 def import_dotenv(file: str | None, *, yes: bool, now: datetime | None = None) -> int:
     """The `import` command."""
-    path = Path(os.path.abspath(file or ".env"))
+    path = Path(absolute(file or ".env"))
     dotenv, mtime = read_plain(path)
     try:
         plan = make_plan(path, dotenv)

@@ -29,7 +29,7 @@ def runtime_dir() -> str:
 
 def start_dir() -> str:
     """The logical working directory (as the shell sees it, symlinks kept), like the hook."""
-    cwd = os.getcwd()
+    cwd = _cwd()
     pwd = os.environ.get("PWD", "")
     try:
         if pwd.startswith("/") and os.path.samefile(pwd, cwd):
@@ -41,7 +41,7 @@ def start_dir() -> str:
 
 def find_config(start: str | None = None) -> str | None:
     """The nearest `.devsecrets.yml` at or above `start` (default: start_dir())."""
-    here = _clean(os.path.abspath(start)) if start else start_dir()
+    here = _clean(absolute(start)) if start else start_dir()
     while True:
         candidate = os.path.join(here, CONFIG_NAME)
         if os.path.lexists(candidate):
@@ -50,6 +50,24 @@ def find_config(start: str | None = None) -> str | None:
         if parent == here:
             return None
         here = parent
+
+
+def absolute(path: str) -> str:
+    """os.path.abspath, asking for the working directory only when `path` is relative."""
+    return os.path.normpath(path if os.path.isabs(path) else os.path.join(_cwd(), path))
+
+
+def _cwd() -> str:
+    """os.getcwd(), or a DevsecretsError when the directory was deleted under us."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        from devsecrets.errors import DevsecretsError  # only here: this module stays light
+
+        raise DevsecretsError(
+            "the current directory no longer exists",
+            "cd into the project again",
+        ) from None
 
 
 def _clean(path: str) -> str:

@@ -231,14 +231,15 @@ def locate(path: str | None) -> Path:
 
     from devsecrets.config import find_config, start_dir
     from devsecrets.errors import ConfigError
+    from devsecrets.lookup import absolute
 
     if path is not None and not os.path.isdir(path):
         if not os.path.lexists(path):
             raise ConfigError(
                 "no such file or directory", "name a project or its config", file=path
             )
-        return Path(os.path.abspath(path))
-    start = Path(os.path.abspath(path)) if path is not None else start_dir()
+        return Path(absolute(path))
+    start = Path(absolute(path)) if path is not None else start_dir()
     found = find_config(start)
     if found is None:
         raise ConfigError(
