@@ -141,13 +141,26 @@ def test_a_keyring_failure_keeps_the_file(
     project = tmp_path / "app"
     project.mkdir()
     (project / ".env").write_text(f"ONE={CANARY}-one\nTWO={CANARY}-two\n")
+    # A keyring locked from the start: refused before anything changes.
     monkeypatch.setenv("FAKE_KEYRING_LOCKED", "1")
+    code, out, err = inproc("import", "--yes", cwd=project)
+    assert code == 125
+    assert "the keyring is locked; nothing was stored" in err
+    assert sorted(p.name for p in project.iterdir()) == [".env"]
+    monkeypatch.delenv("FAKE_KEYRING_LOCKED")
+    # One that fails on each write: every key is reported, the file kept.
+    from fakes.filekeyring import FileKeyring
+    from keyring.errors import KeyringLocked
+
+    def locked(*_: object) -> None:
+        raise KeyringLocked("locked on write")
+
+    monkeypatch.setattr(FileKeyring, "set_password", locked)
     code, out, err = inproc("import", "--yes", cwd=project)
     assert code == 125
     assert (project / ".env").exists()
     assert "failed ONE  the keyring is locked" in out
     assert "stored: none" in err
-    monkeypatch.delenv("FAKE_KEYRING_LOCKED")
     assert entries("app") == {}
 
 
