@@ -93,9 +93,13 @@ class Report:
     files: int = 0
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    config_error: DevsecretsError | None = None  # a config is there and could not be read
 
     @property
     def clean(self) -> bool:
+        """All three answers at their target — which an unreadable config leaves unknown."""
+        if self.config_error is not None:
+            return False
         return not (self.plaintext or self.beyond_child or self.production)
 
 
@@ -110,14 +114,13 @@ def run_audit(
     working directory, else the working directory itself)."""
     _stable_labels()
     start = Path(absolute(path)) if path else start_dir()
-    config, problem = _config(start)
-    root = start if path or config is None else config.root
-    report = Report(tree=root, home=home or Path.home(), config=config)
-    if problem:
-        report.notes.append(problem)
+    config_path = find_config(start)
+    config, error = _config(config_path)
+    root = start if path or config_path is None else config_path.parent
+    report = Report(tree=root, home=home or Path.home(), config=config, config_error=error)
     classify = _classifier(config, report.notes)
     environment = dict(os.environ) if env is None else env
-    limit = 0 if path or config else UNBOUNDED_SCAN_LIMIT
+    limit = 0 if path or config_path else UNBOUNDED_SCAN_LIMIT
     tree = scan_tree(root, classify=classify, limit=limit)
     report.files, report.truncated = tree.files, tree.truncated
     found = scan_environment(environment, classify=classify)
@@ -149,13 +152,13 @@ def _stable_labels() -> None:
         use_label_key(key.key)
 
 
-def _config(start: Path) -> tuple[Config | None, str | None]:
-    if find_config(start) is None:
+def _config(found: Path | None) -> tuple[Config | None, DevsecretsError | None]:
+    if found is None:
         return None, None
     try:
-        return load_config(start), None
+        return load_config(found.parent), None
     except DevsecretsError as exc:  # still worth answering question 1
-        return None, f"the project config was not read: {exc.message}"
+        return None, exc
 
 
 def _classifier(config: Config | None, notes: list[str]) -> Classify:

@@ -171,6 +171,8 @@ def audit_step(run: Onboarding) -> None:
     report = run_audit(root)
     if report.clean:
         run.report(DONE, "audit", "score 0 / none / none")
+    elif report.config_error is not None:  # reported as a missing step already
+        run.report(NOTE, "audit", f"score {score(report)}; the project config is unreadable")
     else:
         run.report(
             NOTE,

@@ -210,3 +210,13 @@ def test_a_value_stored_outside_devsecrets_is_set_not_rotated(project: Path) -> 
     assert "✗ secret DATABASE_URL: unknown age — refused" in out
     assert "fix: devsecrets set DATABASE_URL" in out
     assert "devsecrets rotate" not in out
+
+
+def test_an_unreadable_config(project: Path) -> None:
+    (project / ".devsecrets.yml").write_text("version: [\n")
+    result = cli("onboard", "--check", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✗ project config: " in out and "YAML syntax error" in out
+    assert "· audit: score 0 / none / none; the project config is unreadable" in out
+    assert "1 step needs attention" in out
