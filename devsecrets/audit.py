@@ -18,6 +18,7 @@ Rendering lives in auditview.py.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,5 +288,5 @@ def fix_for(finding: Finding, home: Path | None = None) -> str:
     if relative in RC_FILES or (relative or "").startswith(".config/fish/"):
         return "remove the line; keep the value in the keyring (`devsecrets set NAME`)" + ROTATE
     if is_dotenv(path.name):
-        return f"devsecrets import {finding.location}" + ROTATE
+        return f"devsecrets import {shlex.quote(finding.location)}" + ROTATE
     return "remove it from the file (and from git history if committed)" + ROTATE

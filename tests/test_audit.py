@@ -299,3 +299,15 @@ def test_an_unreadable_config_is_not_clean(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert result.returncode == 1 and document["clean"] is False
     assert "YAML syntax error" in document["config_error"]["message"]
+
+
+def test_the_import_fix_pastes_as_one_argument(tmp_path: Path) -> None:
+    import shlex
+
+    project = tmp_path / "sub dir"
+    project.mkdir()
+    (project / ".env").write_text(f"API_TOKEN={V['generic']}\n")
+    report = run_audit(str(project), env={})
+    text = "\n".join(render_text(report))
+    command = text.split("fix: ")[1].split(";")[0]
+    assert shlex.split(command) == ["devsecrets", "import", str(project / ".env")]

@@ -275,3 +275,28 @@ def test_a_committed_file_is_named_for_rotation(inproc: InProcess, tmp_path: Pat
     code, out, err = inproc("import", "--yes", cwd=project)
     assert code == 0, err
     assert "git tracks .env: once committed, its values stay in the history" in out
+
+
+@pytest.mark.parametrize("named", ["app/.env.local", "my app/.env.local"])
+def test_the_fix_names_the_file_as_it_was_given(
+    named: str, inproc: InProcess, tmp_path: Path
+) -> None:
+    import shlex
+
+    (tmp_path / named).parent.mkdir()
+    (tmp_path / named).write_text(f"ONE={CANARY}-one\nTWO=$HOME/x\n")
+    code, _, err = inproc("import", named, "--yes", cwd=tmp_path)
+    assert code == 125
+    command = err.split("then run `")[1].split("`")[0]
+    assert shlex.split(command) == ["devsecrets", "import", named]
+
+
+def test_a_file_without_entries_says_so(inproc: InProcess, tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / ".env").write_text("# nothing here yet\n")
+    code, out, err = inproc("import", "--yes", cwd=project)
+    assert code == 125 and out == ""
+    assert f"{project / '.env'} has no KEY=value lines: there is nothing to import" in err
+    assert "reasons above" not in err
+    assert sorted(p.name for p in project.iterdir()) == [".env"]

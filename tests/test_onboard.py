@@ -220,3 +220,14 @@ def test_an_unreadable_config(project: Path) -> None:
     assert "✗ project config: " in out and "YAML syntax error" in out
     assert "· audit: score 0 / none / none; the project config is unreadable" in out
     assert "1 step needs attention" in out
+
+
+def test_the_team_policy_fix_pastes_as_one_argument(project: Path) -> None:
+    import shlex
+
+    (project / "team dir").mkdir()
+    shutil.copy(project / "team-policy.yml", project / "team dir" / "policy.yml")
+    result = cli("onboard", "--check", "--team-policy", "team dir/policy.yml", cwd=project)
+    out = result.stdout.decode()
+    command = out.split("is not installed from team dir/policy.yml\n    fix: ")[1].splitlines()[0]
+    assert shlex.split(command) == ["devsecrets", "onboard", "--team-policy", "team dir/policy.yml"]
