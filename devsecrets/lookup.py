@@ -16,15 +16,24 @@ APP = "devsecrets"  # = paths.APP
 
 def runtime_dir() -> str:
     """The agent's socket lives here: $XDG_RUNTIME_DIR, else a per-uid directory in tmp."""
+    return runtime_place()[0]
+
+
+def runtime_place() -> tuple[str, str]:
+    """The runtime directory and what chose it: DEVSECRETS_HOME, XDG_RUNTIME_DIR or "tmp".
+
+    A relative XDG_RUNTIME_DIR is ignored, as the XDG Base Directory spec says: it would
+    name another directory from every working directory.
+    """
     home = os.environ.get("DEVSECRETS_HOME")
     if home:
-        return os.path.join(home, "run")
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return os.path.join(xdg, APP)
+        return os.path.join(home, "run"), "DEVSECRETS_HOME"
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if xdg.startswith("/"):
+        return os.path.join(xdg, APP), "XDG_RUNTIME_DIR"
     import tempfile
 
-    return os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+    return os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}"), "tmp"
 
 
 def start_dir() -> str:

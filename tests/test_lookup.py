@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,12 @@ def test_a_deleted_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyP
         with pytest.raises(DevsecretsError, match="the current directory no longer exists"):
             call()
     assert lookup.find_config(str(gone)) == str(tmp_path / ".devsecrets.yml")
+
+
+@pytest.mark.parametrize("relative", ["run/user", "./x", ""])
+def test_a_relative_xdg_runtime_dir_is_ignored(
+    relative: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XDG Base Directory spec: a relative path is invalid and ignored."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", relative)
+    assert lookup.runtime_place() == (f"{tempfile.gettempdir()}/devsecrets-{os.getuid()}", "tmp")
