@@ -204,7 +204,8 @@ def _date(timestamp: float) -> str:
 
 
 def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(timestamp))
+    """For JSON, as status.py writes its times: UTC, whole seconds, `+00:00`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(timestamp))
 
 
 # ---------------------------------------------------------------- the commands
