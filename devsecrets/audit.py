@@ -18,6 +18,7 @@ Rendering lives in auditview.py.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from devsecrets.agentstate import AgentState, session_agent_state
 from devsecrets.config import Config, find_config, load_config, start_dir
 from devsecrets.errors import DevsecretsError
+from devsecrets.lookup import absolute
 from devsecrets.policy import BUILTIN_DETECTORS, ValueDetector, says_production
 from devsecrets.scan import Classify, Finding, fingerprint, scan_environment
 from devsecrets.scanfiles import CREDENTIAL_FILES, RC_FILES, is_dotenv, scan_home, scan_tree
@@ -92,9 +94,13 @@ class Report:
     files: int = 0
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    config_error: DevsecretsError | None = None  # a config is there and could not be read
 
     @property
     def clean(self) -> bool:
+        """All three answers at their target — which an unreadable config leaves unknown."""
+        if self.config_error is not None:
+            return False
         return not (self.plaintext or self.beyond_child or self.production)
 
 
@@ -108,15 +114,14 @@ def run_audit(
     """Answer the three questions for the project at `path` (default: the one around the
     working directory, else the working directory itself)."""
     _stable_labels()
-    start = Path(os.path.abspath(path)) if path else start_dir()
-    config, problem = _config(start)
-    root = start if path or config is None else config.root
-    report = Report(tree=root, home=home or Path.home(), config=config)
-    if problem:
-        report.notes.append(problem)
+    start = Path(absolute(path)) if path else start_dir()
+    config_path = find_config(start)
+    config, error = _config(config_path)
+    root = start if path or config_path is None else config_path.parent
+    report = Report(tree=root, home=home or Path.home(), config=config, config_error=error)
     classify = _classifier(config, report.notes)
     environment = dict(os.environ) if env is None else env
-    limit = 0 if path or config else UNBOUNDED_SCAN_LIMIT
+    limit = 0 if path or config_path else UNBOUNDED_SCAN_LIMIT
     tree = scan_tree(root, classify=classify, limit=limit)
     report.files, report.truncated = tree.files, tree.truncated
     found = scan_environment(environment, classify=classify)
@@ -148,13 +153,13 @@ def _stable_labels() -> None:
         use_label_key(key.key)
 
 
-def _config(start: Path) -> tuple[Config | None, str | None]:
-    if find_config(start) is None:
+def _config(found: Path | None) -> tuple[Config | None, DevsecretsError | None]:
+    if found is None:
         return None, None
     try:
-        return load_config(start), None
+        return load_config(found.parent), None
     except DevsecretsError as exc:  # still worth answering question 1
-        return None, f"the project config was not read: {exc.message}"
+        return None, exc
 
 
 def _classifier(config: Config | None, notes: list[str]) -> Classify:
@@ -283,5 +288,5 @@ def fix_for(finding: Finding, home: Path | None = None) -> str:
     if relative in RC_FILES or (relative or "").startswith(".config/fish/"):
         return "remove the line; keep the value in the keyring (`devsecrets set NAME`)" + ROTATE
     if is_dotenv(path.name):
-        return f"devsecrets import {finding.location}" + ROTATE
+        return f"devsecrets import {shlex.quote(finding.location)}" + ROTATE
     return "remove it from the file (and from git history if committed)" + ROTATE

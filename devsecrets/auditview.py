@@ -44,8 +44,15 @@ def score(report: Report) -> str:
 def render_text(report: Report) -> list[str]:
     home = report.home
     config = report.config
-    head = f"{config.project} ({short(config.path, home)})" if config else "no project config"
+    error = report.config_error
+    if config:
+        head = f"{config.project} ({short(config.path, home)})"
+    else:
+        head = "the project config is unreadable" if error else "no project config"
     lines = [f"devsecrets audit — {head}; {report.files} files under {short(report.tree, home)}"]
+    if error:
+        lines.append(f"  ✗ {error.message}")
+        lines += [f"    fix: {error.fix}"] if error.fix else []
     lines += _heading(1, len(report.plaintext))
     lines += _plaintext(report)
     lines += _heading(2, len(report.beyond_child))
@@ -59,6 +66,8 @@ def render_text(report: Report) -> list[str]:
             "name the project with --path DIR"
         )
     verdict = "clean" if report.clean else "not clean"
+    if error:
+        verdict += ": the project config is unreadable"
     lines += ["", f"score card: {score(report)}   (target {' / '.join(TARGETS)}) — {verdict}"]
     return lines
 
@@ -96,7 +105,9 @@ def _items(items: list[Item], report: Report) -> list[str]:
 def _children(report: Report, home: Path) -> list[str]:
     lines = []
     lines += _items(report.beyond_child, report)
-    if report.config is None:
+    if report.config_error is not None:
+        lines.append("  · the project config is unreadable: `devsecrets run` would start nothing")
+    elif report.config is None:
         lines.append("  · no project here: `devsecrets run` would give nothing")
     else:
         lines.append(f"  · a child of `devsecrets run` receives {len(report.given)} by default:")
@@ -126,6 +137,11 @@ def render_json(report: Report) -> str:
         "project": (
             {"name": config.project, "config": str(config.path), "scope": config.scope}
             if config
+            else None
+        ),
+        "config_error": (
+            {"message": report.config_error.message, "fix": report.config_error.fix}
+            if report.config_error
             else None
         ),
         "scanned": {

@@ -1,8 +1,10 @@
 """`devsecrets doctor`: everything that can explain "it doesn't work", one line each.
 
 Versions and platform; the paths in use; each provider's own `check()` (the 1Password CLI
-present and signed in, a keyring backend that can store secrets); the shell hook; the
-session agent; the project's config, trust and team policy. Nothing here reads a value.
+present and signed in, a keyring backend that loads, can store secrets and answers — a
+locked one does not); the shell hook; the session agent; the project's config, trust and
+team policy. Nothing here reads a value (the keyring's probe reads an entry never written)
+or writes anything.
 
 What a child process cannot see is said, not guessed: the hook keeps its state in
 unexported shell variables, invisible to any program the shell starts — `doctor` included.
@@ -113,8 +115,8 @@ def _providers(needed: set[str] | None) -> Iterator[Line]:
             detail += f" ({op_path()})"
         if check.ok:
             status = OK
-        elif needed is not None and name in needed:
-            status = FAIL
+        elif (needed is not None and name in needed) or check.kind == "bad_backend":
+            status = FAIL  # bad_backend: a keyring the user named does not load; fix it anywhere
         elif needed is not None:  # a provider this project does not use: its first line
             status, detail = INFO, detail.splitlines()[0] + " — not needed by this project"
         else:
@@ -199,7 +201,12 @@ def _project() -> Iterator[Line]:
             if team
             else Line(INFO, "team policy", f"none at {team_file}: built-in defaults apply")
         )
-    if find_config() is None:
+    try:
+        found = find_config()
+    except DevsecretsError as exc:  # the working directory was deleted
+        yield Line(FAIL, "project", exc.message, exc.fix or "")
+        return
+    if found is None:
         yield Line(INFO, "project", "no .devsecrets.yml in this directory or above")
         return
     try:

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from devsecrets.configedit import (
 from devsecrets.dotenv import Dotenv, Entry
 from devsecrets.errors import DevsecretsError, ProviderError, UsageError
 from devsecrets.layering import effective_policy
+from devsecrets.lookup import absolute
 from devsecrets.plainfile import ignore_in_git, read_plain, remove_plain, tracked_by_git
 from devsecrets.policy import Policy, policy_for, value_refusals
 from devsecrets.providers.base import Context
@@ -61,6 +62,7 @@ class Plan:
     config: Config | None  # the config as it was, if there was one
     text: str | None  # its text
     project: str
+    named: str = ".env"  # the file as the user named it, for commands to paste
     new: list[tuple[Entry, str]] = field(default_factory=list)  # stored, with a new ref
     missing: list[Entry] = field(default_factory=list)  # in the config, not in the keyring
     present: list[Entry] = field(default_factory=list)  # in the keyring, same value
@@ -71,13 +73,24 @@ class Plan:
     def to_store(self) -> list[Entry]:
         return [entry for entry, _ in self.new] + self.missing
 
+    @property
+    def quoted(self) -> str:
+        """The file as the user named it, quoted for a shell."""
+        return shlex.quote(self.named)
+
 
 def import_dotenv(file: str | None, *, yes: bool, now: datetime | None = None) -> int:
     """The `import` command."""
-    path = Path(os.path.abspath(file or ".env"))
+    named = file or ".env"
+    path = Path(absolute(named))
     dotenv, mtime = read_plain(path)
     try:
-        plan = make_plan(path, dotenv)
+        if not dotenv.entries:
+            raise DevsecretsError(
+                f"{path} has no KEY=value lines: there is nothing to import",
+                "name the file that holds the values: devsecrets import FILE",
+            )
+        plan = make_plan(path, dotenv, named)
         show(plan, dotenv)
         if not plan.to_store and not plan.present:
             raise DevsecretsError(
@@ -90,16 +103,17 @@ def import_dotenv(file: str | None, *, yes: bool, now: datetime | None = None) -
         dotenv.wipe()
 
 
-def make_plan(path: Path, dotenv: Dotenv) -> Plan:
+def make_plan(path: Path, dotenv: Dotenv, named: str = ".env") -> Plan:
     found = find_config(path.parent)
     if found is None:
-        plan = Plan(path, path.parent / ".devsecrets.yml", None, None, project_name(path.parent))
+        config_path = path.parent / ".devsecrets.yml"
+        plan = Plan(path, config_path, None, None, project_name(path.parent), named)
     else:
         from devsecrets.configfile import read_config_bytes
 
         data = read_config_bytes(found)
         config = parse_config(data, found)
-        plan = Plan(path, found, config, data.decode(), config.project)
+        plan = Plan(path, found, config, data.decode(), config.project, named)
     policy = effective_policy(plan.config, load_team_policy())
     taken = {ref.username for ref in _keyring_refs(plan.config)}
     for entry in dotenv.entries:
@@ -247,7 +261,7 @@ def carry_out(plan: Plan, now: datetime, mtime: datetime) -> int:
         print(
             f"devsecrets: warning: git tracks {plan.path.name}: once committed, its values "
             "stay in the history — rotate them (devsecrets rotate NAME), and `git rm "
-            f"--cached {plan.path.name}`"
+            f"--cached {plan.quoted}`"
         )
     return 0
 
@@ -303,6 +317,6 @@ def _kept(plan: Plan, stored: list[str], failed: list[tuple[str, str]]) -> int:
     raise DevsecretsError(
         f"kept {plan.path}: not every value is in the keyring; stored: {done}",
         f"deal with the keys listed above (`devsecrets set NAME`, or delete them from "
-        f"{plan.path.name}), then run `devsecrets import {plan.path.name}` again: stored "
+        f"{plan.path.name}), then run `devsecrets import {plan.quoted}` again: stored "
         "values are recognised, not stored twice",
     )

@@ -54,10 +54,15 @@ def check_tightens(policy: Policy, layer: Layer) -> None:
     for key in SHORTER_IS_TIGHTER:
         value: timedelta | None = getattr(block, key)
         current: timedelta = getattr(policy, key)
-        limit = TEAM_LIMITS.get(key, current) if layer.is_team else current
-        if value is not None and value > max(limit, current):
-            allowed = f"{format_duration(max(limit, current))} or less"
-            _loosens(layer, key, format_duration(value), policy, format_duration(current), allowed)
+        ceiling = TEAM_LIMITS.get(key) if layer.is_team else None
+        if value is None:
+            continue
+        if ceiling is not None and ceiling > current:  # this layer may lengthen, up to here
+            if value > ceiling:
+                _over_ceiling(layer, key, value, ceiling)
+        elif value > current:
+            now = format_duration(current)
+            _loosens(layer, key, format_duration(value), policy, now, f"{now} or less")
     if block.warn_before is not None and block.warn_before < policy.warn_before:
         current_warn = format_duration(policy.warn_before)
         _loosens(
@@ -111,6 +116,17 @@ def _loosens(
         f"{value} is looser than {key}: {current} set by {_describe(source)}; {who} may "
         "only tighten it",
         f"use {allowed} here{change}",
+        file=layer.file,
+        keypath=f"{layer.keypath}.{key}" if layer.keypath else key,
+        line=layer.block.lines.get(key),
+    )
+
+
+def _over_ceiling(layer: Layer, key: str, value: timedelta, ceiling: timedelta) -> None:
+    limit = format_duration(ceiling)
+    raise ConfigError(
+        f"{format_duration(value)} exceeds the maximum of {limit} that a team policy may set",
+        f"use {limit} or less here",
         file=layer.file,
         keypath=f"{layer.keypath}.{key}" if layer.keypath else key,
         line=layer.block.lines.get(key),

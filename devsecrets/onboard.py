@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +188,7 @@ def _team_policy(run: Onboarding) -> None:
         run.report(DONE, "team policy", f"installed at {installed} (same as {run.team_policy})")
         return
     state = "differs from" if current is not None else "is not installed from"
-    fix = f"devsecrets onboard --team-policy {run.team_policy}"
+    fix = f"devsecrets onboard --team-policy {shlex.quote(run.team_policy)}"
     if run.check_only:
         run.report(MISSING, "team policy", f"{installed} {state} {run.team_policy}", fix)
         return

@@ -4,11 +4,15 @@ keyring secrets it lists that this machine does not have yet, and the final audi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from devsecrets.config import Config, SecretSpec
 from devsecrets.errors import DevsecretsError, ProviderError
 from devsecrets.onboard import DONE, MISSING, NOTE, Onboarding
 from devsecrets.refs import KeyringRef
+
+if TYPE_CHECKING:
+    from devsecrets.status import Row
 
 
 def project_step(run: Onboarding, config: Config) -> bool:
@@ -60,6 +64,7 @@ def secrets_step(run: Onboarding, config: Config) -> None:
     from devsecrets.policy import policy_for, static_refusals
 
     policy = policy_for(config)
+    reported: set[str] = set()
     for spec in config.secrets:
         if not isinstance(spec.ref, KeyringRef) or static_refusals(spec, policy):
             continue  # 1Password secrets live in vaults; refusals are reported below
@@ -68,9 +73,9 @@ def secrets_step(run: Onboarding, config: Config) -> None:
         except ProviderError as exc:
             run.report(MISSING, "secrets", exc.message, exc.fix or "")
             return
-        if not present:
-            _ask_for(run, config, spec)
-    _served(run, config)
+        if not present and not _ask_for(run, config, spec):
+            reported.add(spec.name)
+    _served(run, config, reported)
 
 
 def _in_keyring(config: Config, spec: SecretSpec) -> bool:
@@ -88,7 +93,8 @@ def _in_keyring(config: Config, spec: SecretSpec) -> bool:
     return True
 
 
-def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> None:
+def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> bool:
+    """Read and store the value; False when it was not stored (reported with the fix)."""
     from devsecrets.policy import policy_for
     from devsecrets.prompt import interactive, read_value
     from devsecrets.store import store
@@ -98,7 +104,7 @@ def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> None:
     if run.check_only or not interactive():
         why = "" if run.check_only else " (no terminal to ask for it)"
         run.report(MISSING, topic, f"not in this machine's keyring{why}", fix)
-        return
+        return False
     about = f" — {spec.description}" if spec.description else ""
     print(f"  {spec.name} ({spec.scope} credential, {spec.ref.text}){about}", flush=True)
     try:
@@ -116,28 +122,43 @@ def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> None:
             secret.wipe()
     except DevsecretsError as exc:
         run.report(MISSING, topic, exc.message.splitlines()[0], exc.fix or fix)
-        return
+        return False
     run.changed.append(spec.name)
     run.report(DONE, topic, "stored in the keyring")
+    return True
 
 
-def _served(run: Onboarding, config: Config) -> None:
-    """What `run` would do with each secret now (metadata only, no value)."""
+def _served(run: Onboarding, config: Config, reported: set[str]) -> None:
+    """What `run` would do with each secret now (metadata only, no value); the secrets in
+    `reported` already have their ✗ (not in the keyring) and are not reported again."""
     from devsecrets.status import survey
 
     result = survey(config)
     refused = [row for row in result.rows if row.state not in ("ok", "due_soon")]
     for row in refused:
+        if row.name in reported:
+            continue
         note = (row.notes() or [row.state_text])[0]
-        fix = f"devsecrets rotate {row.name}" if row.state in ("stale", "unknown") else ""
-        if row.refusals:
-            fix = row.refusals[0].fix
-        run.report(MISSING, f"secret {row.name}", f"{row.state_text}: {note}", fix)
+        run.report(MISSING, f"secret {row.name}", f"{row.state_text}: {note}", _fix(row))
     ready = len(result.rows) - len(refused)
     if not refused:
         run.report(DONE, "secrets", f"{ready} of {len(result.rows)} ready for `devsecrets run`")
     for warning in result.warnings:
         run.report(NOTE, "provider", warning)
+
+
+def _fix(row: Row) -> str:
+    """A refused secret's fix: a policy refusal's own; `set` for a secret devsecrets never
+    stored (there is nothing to rotate); else `rotate`."""
+    refusal = row.refusals[0] if row.refusals else row.scope_mismatch
+    if refusal is not None:
+        return refusal.fix
+    if row.assessment is not None and row.assessment.never_stored:
+        return f"devsecrets set {row.name}"
+    if row.assessment is not None and row.assessment.skewed:
+        age_refusal = row.assessment.refusal()
+        return age_refusal.fix if age_refusal else ""
+    return f"devsecrets rotate {row.name}" if row.state in ("stale", "unknown") else ""
 
 
 def audit_step(run: Onboarding) -> None:
@@ -150,6 +171,8 @@ def audit_step(run: Onboarding) -> None:
     report = run_audit(root)
     if report.clean:
         run.report(DONE, "audit", "score 0 / none / none")
+    elif report.config_error is not None:  # reported as a missing step already
+        run.report(NOTE, "audit", f"score {score(report)}; the project config is unreadable")
     else:
         run.report(
             NOTE,

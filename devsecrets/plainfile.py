@@ -72,9 +72,11 @@ def remove_plain(path: Path) -> None:
             os.close(fd)
         os.unlink(path)
     except OSError as exc:
+        import shlex  # only for the message
+
         raise DevsecretsError(
             f"every value is in the keyring, but {path} could not be removed: {exc.strerror}",
-            f"delete it yourself: rm {path}",
+            f"delete it yourself: rm {shlex.quote(str(path))}",
         ) from None
 
 

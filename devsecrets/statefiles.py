@@ -23,9 +23,12 @@ def secure_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.stat()
     if info.st_uid != os.getuid():
+        import shlex  # only for the message
+
         raise DevsecretsError(
             f"{path} is owned by uid {info.st_uid}, not by you",
-            f"check who created it; devsecrets keeps its state there (remove it: rm -r {path})",
+            "check who created it; devsecrets keeps its state there (remove it: "
+            f"rm -r {shlex.quote(str(path))})",
         )
     if stat.S_IMODE(info.st_mode) != 0o700:
         path.chmod(0o700)

@@ -82,17 +82,22 @@ class Row:
             "ref": self.ref,
             "scope": self.scope,
             "commands": list(self.commands) if self.commands is not None else None,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "updated_at": json_time(self.updated_at),
             "state": self.state,
             "age_seconds": int(a.age.total_seconds()) if a and a.age is not None else None,
-            "due_at": a.due_at.isoformat() if a and a.due_at else None,
+            "due_at": json_time(a.due_at if a else None),
             "age_basis": a.basis if a and a.basis else None,
             "age_unknown_why": a.why if a and a.state == UNKNOWN else None,
             "notes": self.notes(),
-            "changed_outside_at": (
-                self.outside_change_at.isoformat() if self.outside_change_at else None
-            ),
+            "changed_outside_at": json_time(self.outside_change_at),
         }
+
+
+def json_time(moment: datetime | None) -> str | None:
+    """Every time in JSON output: UTC, whole seconds, `+00:00` (as trust.py's)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass

@@ -204,7 +204,8 @@ def _date(timestamp: float) -> str:
 
 
 def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(timestamp))
+    """For JSON, as status.py writes its times: UTC, whole seconds, `+00:00`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(timestamp))
 
 
 # ---------------------------------------------------------------- the commands
@@ -231,14 +232,15 @@ def locate(path: str | None) -> Path:
 
     from devsecrets.config import find_config, start_dir
     from devsecrets.errors import ConfigError
+    from devsecrets.lookup import absolute
 
     if path is not None and not os.path.isdir(path):
         if not os.path.lexists(path):
             raise ConfigError(
                 "no such file or directory", "name a project or its config", file=path
             )
-        return Path(os.path.abspath(path))
-    start = Path(os.path.abspath(path)) if path is not None else start_dir()
+        return Path(absolute(path))
+    start = Path(absolute(path)) if path is not None else start_dir()
     found = find_config(start)
     if found is None:
         raise ConfigError(

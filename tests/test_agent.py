@@ -516,3 +516,41 @@ def _gone(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file", "relative"])
+def test_an_unusable_xdg_runtime_dir(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """XDG_RUNTIME_DIR is the login session's: never created, even where we could; a
+    relative one is ignored (the per-user directory in tmp is used)."""
+    from devsecrets.agent.rundir import RuntimeDirError, private_runtime_dir
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "a file").write_text("")
+    monkeypatch.chdir(tmp_path)
+    named = {"missing": tmp_path / "gone" / "run", "a file": tmp_path / "a file"}.get(kind)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(named) if named else "relative/run")
+    if named is None:
+        assert private_runtime_dir(create=True) == f"{tmp_path}/tmp/devsecrets-{os.getuid()}"
+        assert not (tmp_path / "relative").exists()
+        return
+    with pytest.raises(RuntimeDirError) as caught:
+        private_runtime_dir(create=True)
+    why = "No such file or directory" if kind == "missing" else "Not a directory"
+    assert (
+        caught.value.message == f"XDG_RUNTIME_DIR={named} cannot hold the agent's directory: {why}"
+    )
+    assert "set XDG_RUNTIME_DIR to your login session's runtime directory" in str(caught.value.fix)
+    assert not (tmp_path / "gone").exists()
+
+
+def test_the_agent_command_with_a_missing_xdg_runtime_dir(tmp_path: Path) -> None:
+    missing = tmp_path / "gone" / "run"
+    result = cli("agent", cwd=tmp_path, env={"XDG_RUNTIME_DIR": str(missing)})
+    err = result.stderr.decode()
+    assert result.returncode == 125, err
+    assert f"error: XDG_RUNTIME_DIR={missing} cannot hold the agent's directory" in err
+    assert "internal error" not in err
+    assert not (tmp_path / "gone").exists()

@@ -252,7 +252,7 @@ def test_a_broken_config_still_answers_question_one(tmp_path: Path) -> None:
     (project / ".env").write_text(f"API_TOKEN={V['generic']}\n")
     report = run_audit(str(project), env={})
     assert [f.kind for f in report.plaintext] == ["high-entropy secret"]
-    assert any("YAML syntax error" in note for note in report.notes)
+    assert report.config_error is not None and "YAML syntax error" in report.config_error.message
 
 
 def test_labels_are_keyed_and_stable_with_the_install_key(tmp_path: Path) -> None:
@@ -274,3 +274,40 @@ def test_labels_are_keyed_and_stable_with_the_install_key(tmp_path: Path) -> Non
     key = load_key(create=True)
     assert isinstance(key, FingerprintKey)
     assert label() == label() != first  # now keyed with the install's key, run after run
+
+
+def test_an_unreadable_config_is_not_clean(tmp_path: Path) -> None:
+    """Questions 2 and 3 cannot be answered for it: said in the header, exit 1."""
+    project = write_project(tmp_path, "version: [\n")
+    (project / "sub").mkdir()
+    env = dict(os.environ, PWD=str(project / "sub"))
+    result = subprocess.run(
+        [DEVSECRETS, "audit"], cwd=project / "sub", env=env, capture_output=True, check=False
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    head, error, fix = out.splitlines()[:3]
+    assert head.startswith("devsecrets audit — the project config is unreadable; ")
+    assert head.endswith(f" files under {project}")  # the project's tree, not the subdirectory
+    assert error.startswith(f"  ✗ {project}/.devsecrets.yml:") and "YAML syntax error" in error
+    assert fix.startswith("    fix: ")
+    assert "no project" not in out
+    assert out.rstrip().endswith("— not clean: the project config is unreadable")
+    result = subprocess.run(
+        [DEVSECRETS, "audit", "--json"], cwd=project, env=env, capture_output=True, check=False
+    )
+    document = json.loads(result.stdout)
+    assert result.returncode == 1 and document["clean"] is False
+    assert "YAML syntax error" in document["config_error"]["message"]
+
+
+def test_the_import_fix_pastes_as_one_argument(tmp_path: Path) -> None:
+    import shlex
+
+    project = tmp_path / "sub dir"
+    project.mkdir()
+    (project / ".env").write_text(f"API_TOKEN={V['generic']}\n")
+    report = run_audit(str(project), env={})
+    text = "\n".join(render_text(report))
+    command = text.split("fix: ")[1].split(";")[0]
+    assert shlex.split(command) == ["devsecrets", "import", str(project / ".env")]

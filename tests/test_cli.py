@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,32 @@ def test_demo_runs_to_completion_without_keyring_or_op(tmp_path: Path) -> None:
     for value in ("sbx_demo_4f1c9a7e2b6d8035", "sbx_demo_rotated", "51DemoShop", "Xu8vR2mQ7sLp"):
         assert value not in out + result.stderr.decode()
     assert list(tmp_path.iterdir()) == []  # nothing written outside its own temp dir
+
+
+@pytest.mark.parametrize(
+    ("args", "session"),
+    [
+        (["doctor"], ""),
+        (["status"], ""),
+        (["audit"], ""),
+        (["import"], ""),
+        (["run", "--", "true"], ""),
+        (["run", "--", "true"], "not-a-capability"),  # the warm path hands it to the CLI
+    ],
+)
+def test_a_deleted_working_directory_is_named(
+    args: list[str], session: str, tmp_path: Path
+) -> None:
+    (tmp_path / "gone").mkdir()
+    result = subprocess.run(
+        ["sh", "-c", 'cd gone && rmdir ../gone && exec "$@"', "sh", DEVSECRETS, *args],
+        cwd=tmp_path,
+        env=dict(os.environ, DEVSECRETS_SESSION=session) if session else None,
+        capture_output=True,
+        check=False,
+    )
+    text = (result.stdout + result.stderr).decode()
+    assert "internal error" not in text and "Traceback" not in text, text
+    assert "the current directory no longer exists" in text, text
+    assert "fix: cd into the project again" in text
+    assert result.returncode == (1 if args == ["doctor"] else 125)

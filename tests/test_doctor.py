@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import keyring.core
 import pytest
 from conftest import Sandbox
 from fakes.opstate import make_state, write_state
@@ -103,3 +104,25 @@ def test_json(inproc: InProcess, tmp_path: Path) -> None:
     assert code == 0
     topics = {line["topic"]: line["status"] for line in lines}
     assert topics["trust"] == "ok" and topics["session agent"] == "info"
+
+
+def test_a_keyring_backend_that_does_not_load(
+    inproc: InProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named by the user, it fails even outside a project (it is their setting, broken)."""
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "nonexistent.Backend")
+    code, out, err = inproc("doctor", cwd=tmp_path)
+    assert code == 1, out + err
+    assert "✗ provider keyring: PYTHON_KEYRING_BACKEND=nonexistent.Backend names a keyring " in out
+    assert "fix: unset PYTHON_KEYRING_BACKEND" in out
+
+
+def test_a_locked_keyring_fails_where_it_is_needed(
+    inproc: InProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    monkeypatch.setenv("FAKE_KEYRING_LOCKED", "1")
+    code, out, _ = inproc("doctor", cwd=trusted_project(tmp_path, KEYRING_ONLY))
+    assert code == 1, out
+    assert "✗ provider keyring: the keyring is locked\n    fix: unlock it" in out
+    assert not sandbox.keyring_file.exists()  # doctor never writes

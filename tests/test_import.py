@@ -141,13 +141,26 @@ def test_a_keyring_failure_keeps_the_file(
     project = tmp_path / "app"
     project.mkdir()
     (project / ".env").write_text(f"ONE={CANARY}-one\nTWO={CANARY}-two\n")
+    # A keyring locked from the start: refused before anything changes.
     monkeypatch.setenv("FAKE_KEYRING_LOCKED", "1")
+    code, out, err = inproc("import", "--yes", cwd=project)
+    assert code == 125
+    assert "the keyring is locked; nothing was stored" in err
+    assert sorted(p.name for p in project.iterdir()) == [".env"]
+    monkeypatch.delenv("FAKE_KEYRING_LOCKED")
+    # One that fails on each write: every key is reported, the file kept.
+    from fakes.filekeyring import FileKeyring
+    from keyring.errors import KeyringLocked
+
+    def locked(*_: object) -> None:
+        raise KeyringLocked("locked on write")
+
+    monkeypatch.setattr(FileKeyring, "set_password", locked)
     code, out, err = inproc("import", "--yes", cwd=project)
     assert code == 125
     assert (project / ".env").exists()
     assert "failed ONE  the keyring is locked" in out
     assert "stored: none" in err
-    monkeypatch.delenv("FAKE_KEYRING_LOCKED")
     assert entries("app") == {}
 
 
@@ -262,3 +275,28 @@ def test_a_committed_file_is_named_for_rotation(inproc: InProcess, tmp_path: Pat
     code, out, err = inproc("import", "--yes", cwd=project)
     assert code == 0, err
     assert "git tracks .env: once committed, its values stay in the history" in out
+
+
+@pytest.mark.parametrize("named", ["app/.env.local", "my app/.env.local"])
+def test_the_fix_names_the_file_as_it_was_given(
+    named: str, inproc: InProcess, tmp_path: Path
+) -> None:
+    import shlex
+
+    (tmp_path / named).parent.mkdir()
+    (tmp_path / named).write_text(f"ONE={CANARY}-one\nTWO=$HOME/x\n")
+    code, _, err = inproc("import", named, "--yes", cwd=tmp_path)
+    assert code == 125
+    command = err.split("then run `")[1].split("`")[0]
+    assert shlex.split(command) == ["devsecrets", "import", named]
+
+
+def test_a_file_without_entries_says_so(inproc: InProcess, tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / ".env").write_text("# nothing here yet\n")
+    code, out, err = inproc("import", "--yes", cwd=project)
+    assert code == 125 and out == ""
+    assert f"{project / '.env'} has no KEY=value lines: there is nothing to import" in err
+    assert "reasons above" not in err
+    assert sorted(p.name for p in project.iterdir()) == [".env"]

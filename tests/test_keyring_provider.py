@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import keyring
+import keyring.core
 import pytest
+from conftest import Sandbox
 from keyring.backends import fail
 
 from devsecrets.errors import ProviderError
@@ -80,3 +82,31 @@ def test_locked_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ProviderError) as info:
         provider().fetch([KeyringRef(text="keyring", username="A")])
     assert info.value.kind == "locked"
+
+
+@pytest.mark.parametrize("named", ["nonexistent.Backend", "keyring.backends.fail.Nope", ""])
+def test_a_backend_that_does_not_load_names_the_variable(
+    named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)  # loaded afresh, as in a CLI
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", named)
+    with pytest.raises(ProviderError) as info:
+        provider().fetch([KeyringRef(text="keyring", username="A")])
+    assert info.value.kind == "bad_backend"
+    assert f"PYTHON_KEYRING_BACKEND{'=' + named if named else ' (empty)'} names a" in (
+        info.value.message
+    )
+    assert "unset PYTHON_KEYRING_BACKEND" in (info.value.fix or "")
+    check = provider().check()
+    assert not check.ok and check.kind == "bad_backend" and "PYTHON_KEYRING_BACKEND" in check.fix
+
+
+def test_check_reads_so_a_locked_keyring_fails_it(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    assert provider().check().ok
+    monkeypatch.setenv("FAKE_KEYRING_LOCKED", "1")
+    check = provider().check()
+    assert not check.ok and check.detail == "the keyring is locked" and "unlock it" in check.fix
+    monkeypatch.delenv("FAKE_KEYRING_LOCKED")
+    assert not sandbox.keyring_file.exists()  # the probe writes nothing

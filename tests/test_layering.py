@@ -118,8 +118,24 @@ def test_team_loosening_builtin_is_an_error(key: str, tmp_path: Path, team_file:
     team_file.write_text(f"version: 1\n{key}: {loose}\n")
     error = loosening_error(project(tmp_path))
     assert error.file == str(team_file) and error.line == 2 and error.keypath == key
+    if key == "session_ttl":  # the team may lengthen it: the ceiling is what it passed
+        assert error.message.endswith("1h1m exceeds the maximum of 1h that a team policy may set")
+        assert error.fix == "use 1h or less here"
+        return
     assert "devsecrets' built-in defaults" in error.message
     assert "the team policy may only tighten it" in error.message
+
+
+@pytest.mark.parametrize(("value", "shown"), [("2h", "2h"), ("61m", "1h1m")])
+def test_team_session_ttl_over_the_ceiling_names_it(
+    value: str, shown: str, inproc: InProcess, tmp_path: Path, team_file: Path
+) -> None:
+    team_file.write_text(f"session_ttl: {value}\n")
+    code, _, err = inproc("policy", cwd=tmp_path)
+    assert code == 125
+    assert f"session_ttl: {shown} exceeds the maximum of 1h that a team policy may set" in err
+    assert "fix: use 1h or less here\n" in err
+    assert "looser" not in err and "only tighten" not in err
 
 
 @pytest.mark.parametrize("key", sorted(CASES))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,27 @@ def test_runtime_dir(env: dict[str, str], expected: str, monkeypatch: pytest.Mon
 def test_runtime_dir_without_xdg_is_per_user_in_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert lookup.runtime_dir().endswith(f"/devsecrets-{os.getuid()}")
+
+
+def test_a_deleted_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Named as such (not FileNotFoundError); an absolute start needs no working directory."""
+    from devsecrets.errors import DevsecretsError
+
+    (tmp_path / ".devsecrets.yml").write_text("secrets: {}\n")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for call in (lookup.start_dir, lookup.find_config, lambda: lookup.find_config("sub")):
+        with pytest.raises(DevsecretsError, match="the current directory no longer exists"):
+            call()
+    assert lookup.find_config(str(gone)) == str(tmp_path / ".devsecrets.yml")
+
+
+@pytest.mark.parametrize("relative", ["run/user", "./x", ""])
+def test_a_relative_xdg_runtime_dir_is_ignored(
+    relative: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XDG Base Directory spec: a relative path is invalid and ignored."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", relative)
+    assert lookup.runtime_place() == (f"{tempfile.gettempdir()}/devsecrets-{os.getuid()}", "tmp")

@@ -129,6 +129,10 @@ def test_yes_without_a_terminal_then_set_then_check(project: Path, sandbox: Sand
     assert "✓ project config: allowed" in out
     assert "✗ secret DATABASE_URL: not in this machine's keyring (no terminal" in out
     assert "fix: devsecrets set DATABASE_URL" in out
+    # Each secret it could not ask for is one step, with one fix: set, never rotate.
+    assert out.count("✗ secret DATABASE_URL:") == 1 and out.count("✗ secret SESSION_SECRET:") == 1
+    assert "devsecrets rotate" not in out
+    assert "2 steps need attention" in out
     for name, value in (("DATABASE_URL", CANARY_DB), ("SESSION_SECRET", CANARY_SESSION)):
         assert cli("set", name, cwd=project, input=value.encode()).returncode == 0
     result = cli("onboard", "--check", "--team-policy", "team-policy.yml", cwd=project)
@@ -206,3 +210,42 @@ def test_onboard_sh_installs_devsecrets_when_missing(project: Path, sandbox: San
     assert "devsecrets is not installed; installing devsecrets" in result.stderr.decode()
     assert "devsecrets onboard — web-app" in result.stdout.decode()
     assert result.returncode == 1  # --check on a fresh machine: steps are missing
+
+
+def test_a_value_stored_outside_devsecrets_is_set_not_rotated(project: Path) -> None:
+    """In the keyring but never stored by devsecrets (no ledger record): its age is unknown,
+    and the fix is `set` — there is no rotation of it to repeat."""
+    import keyring
+
+    from devsecrets.trust import allow_at
+
+    allow_at(str(project))
+    keyring.set_password("devsecrets/web-app", "database-url", CANARY_DB)
+    keyring.set_password("devsecrets/web-app", "SESSION_SECRET", CANARY_SESSION)
+    result = cli("onboard", "--check", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✗ secret DATABASE_URL: unknown age — refused" in out
+    assert "fix: devsecrets set DATABASE_URL" in out
+    assert "devsecrets rotate" not in out
+
+
+def test_an_unreadable_config(project: Path) -> None:
+    (project / ".devsecrets.yml").write_text("version: [\n")
+    result = cli("onboard", "--check", cwd=project)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "✗ project config: " in out and "YAML syntax error" in out
+    assert "· audit: score 0 / none / none; the project config is unreadable" in out
+    assert "1 step needs attention" in out
+
+
+def test_the_team_policy_fix_pastes_as_one_argument(project: Path) -> None:
+    import shlex
+
+    (project / "team dir").mkdir()
+    shutil.copy(project / "team-policy.yml", project / "team dir" / "policy.yml")
+    result = cli("onboard", "--check", "--team-policy", "team dir/policy.yml", cwd=project)
+    out = result.stdout.decode()
+    command = out.split("is not installed from team dir/policy.yml\n    fix: ")[1].splitlines()[0]
+    assert shlex.split(command) == ["devsecrets", "onboard", "--team-policy", "team dir/policy.yml"]

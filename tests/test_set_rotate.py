@@ -22,6 +22,7 @@ from helpers import (
     files_containing,
     main_in_process,
     record_rotation,
+    store_keyring,
     trusted_project,
 )
 
@@ -353,3 +354,14 @@ def test_no_value_left_anywhere(project: Path, sandbox: Sandbox) -> None:
     root = Path(os.environ["HOME"]).parent
     found = files_containing(root, CANARY.encode(), skip=(sandbox.backends,))
     assert found == [project / "new-token"]  # the test's own script, nothing of ours
+
+
+@pytest.mark.parametrize("args", [["set", "DATABASE_URL"], ["run", "--", "true"]])
+def test_a_keyring_backend_that_does_not_load(args: list[str], tmp_path: Path) -> None:
+    project = trusted_project(tmp_path, "project: p\nsecrets:\n  DATABASE_URL: keyring\n")
+    store_keyring("p", "DATABASE_URL", "v", ref="keyring")
+    result = cli(*args, cwd=project, input=b"v\n", env={"PYTHON_KEYRING_BACKEND": "nope.Backend"})
+    err = result.stderr.decode()
+    assert result.returncode == 125, err
+    assert "internal error" not in err
+    assert "PYTHON_KEYRING_BACKEND=nope.Backend names a keyring backend" in err

@@ -154,3 +154,33 @@ def test_untrusted_config_says_nothing_was_checked(sandbox: Sandbox, tmp_path: P
     rows = _rows(cli("status", "--json", cwd=directory).stdout)
     assert rows["STRIPE_API_KEY"]["age_unknown_why"] == "not checked: the config is not trusted"
     assert rows["DATABASE_URL"]["age_unknown_why"] == "devsecrets has no record of storing it"
+
+
+def test_every_json_time_is_utc_to_the_second(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Trust and secret times alike: `+00:00`, no microseconds, whatever the local zone."""
+    import re
+    from datetime import UTC, datetime
+
+    directory = project(sandbox, tmp_path)
+    rotated = datetime(2026, 12, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    store_keyring(
+        "shop",
+        "DATABASE_URL",
+        CANARY,
+        ref="keyring:database-url",
+        scope="sandbox",
+        rotated_at=rotated,
+    )
+    result = cli("status", "--json", cwd=directory, env={"TZ": "XST-5:30"})
+    document = json.loads(result.stdout)
+    times = {
+        f"{where}.{key}": value
+        for where, part in [("trust", document["trust"])]
+        + [(row["name"], row) for row in document["secrets"]]
+        for key, value in part.items()
+        if key.endswith("_at") and value is not None
+    }
+    assert {"trust.allowed_at", "trust.expires_at", "DATABASE_URL.due_at"} <= set(times)
+    for key, value in times.items():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", value), (key, value)
+    assert times["DATABASE_URL.due_at"] == "2026-12-08T08:30:15+00:00"

@@ -55,7 +55,10 @@ def try_run(args: list[str], capability: str) -> None:
     if parsed is None:
         return
     only, mask, verbose, argv = parsed
-    config = find_config()
+    try:
+        config = find_config()
+    except DevsecretsError:  # no working directory: the ordinary CLI says so
+        return
     if config is None:
         return
     try:

@@ -1,9 +1,10 @@
 """The agent's private runtime directory: the socket and the lock that keeps one agent.
 
-Under $XDG_RUNTIME_DIR (itself private) or, without one, in the shared temp directory, where
-anybody could have created the name first: a directory that is not ours, is a symlink, or is
-open to others is refused with the fix, never used, so nobody else can put a socket there
-that `run` would trust. Plain strings, no pathlib: the warm `run` path imports this.
+Under $XDG_RUNTIME_DIR (private, and the login session's: never created here; a relative
+one is ignored) or, without one, in the shared temp directory, where anybody could have
+created the name first: a directory that is not ours, is a symlink, or is open to others is
+refused with the fix, never used, so nobody else can put a socket there that `run` would
+trust. Plain strings, no pathlib: the warm `run` path imports this.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import stat
 
 from devsecrets.errors import DevsecretsError
-from devsecrets.lookup import runtime_dir
+from devsecrets.lookup import runtime_dir, runtime_place
 
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
@@ -28,15 +29,37 @@ def socket_path() -> str:
 
 def private_runtime_dir(*, create: bool) -> str:
     """The runtime directory, checked (and created 0700 when `create`); RuntimeDirError."""
-    path = runtime_dir()
+    path, chosen_by = runtime_place()
     if create:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        try:  # noqa: SIM105 - contextlib costs the hook's call ≈ 1.5 ms to import
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
+        _create(path, chosen_by)
     check_private(path)
     return path
+
+
+def _create(path: str, chosen_by: str) -> None:
+    """Our directory, inside a base that exists: XDG_RUNTIME_DIR is the login session's to
+    create (with its owner and mode), never ours; only DEVSECRETS_HOME's tree is ours."""
+    try:
+        if chosen_by == "DEVSECRETS_HOME":
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass  # checked next, whoever made it
+    except OSError as exc:
+        base = os.path.dirname(path)
+        why = exc.strerror or type(exc).__name__
+        if chosen_by == "XDG_RUNTIME_DIR":
+            import tempfile
+
+            raise RuntimeDirError(
+                f"XDG_RUNTIME_DIR={base} cannot hold the agent's directory: {why}",
+                "set XDG_RUNTIME_DIR to your login session's runtime directory (usually "
+                f"/run/user/{os.getuid()}), or unset it to use a private directory in "
+                f"{tempfile.gettempdir()}",
+            ) from None
+        raise RuntimeDirError(
+            f"cannot create {path}: {why}", f"check that {base} exists and is writable by you"
+        ) from None
 
 
 def check_private(path: str) -> None:
@@ -45,6 +68,11 @@ def check_private(path: str) -> None:
     except FileNotFoundError:
         raise RuntimeDirError(
             f"{path} does not exist", "start the agent: devsecrets agent"
+        ) from None
+    except OSError as exc:  # a file where a directory should be, no search permission
+        raise RuntimeDirError(
+            f"{path} cannot be used: {exc.strerror or type(exc).__name__}",
+            "set XDG_RUNTIME_DIR to a private directory of yours, or unset it",
         ) from None
     if not stat.S_ISDIR(info.st_mode):
         raise RuntimeDirError(

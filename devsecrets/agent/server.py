@@ -289,7 +289,11 @@ def _listen(path: Path) -> socket.socket:
         )
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise RuntimeDirError(f"{path} exists and is not a socket", f"remove it: rm {path}")
+            import shlex  # only for the message
+
+            raise RuntimeDirError(
+                f"{path} exists and is not a socket", f"remove it: rm {shlex.quote(str(path))}"
+            )
         os.unlink(path)  # stale: we hold the lock, so no agent listens on it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     umask = os.umask(0o177)  # born 0600: no moment where others could connect

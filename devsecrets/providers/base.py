@@ -29,6 +29,7 @@ KINDS = (
     "invalid_reference",
     "invalid_value",
     "no_backend",
+    "bad_backend",
     "locked",
     "unknown",
 )
@@ -41,6 +42,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    kind: str = ""  # when not ok and known: one of KINDS
 
 
 @dataclass(frozen=True)

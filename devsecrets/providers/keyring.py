@@ -3,12 +3,15 @@
 Entries live under service `devsecrets/<project>` with the secret's keyring name as the
 username. Backends that cannot store secrets safely are refused: keyring's fail backend (a
 headless Linux without a Secret Service) and anything below priority 1, which includes
-keyrings.alt's plaintext file. `keyring` hands values over as `str`, which CPython cannot
-wipe: the value is moved into a bytearray at once and the `str` dropped (best effort).
+keyrings.alt's plaintext file; a backend named by PYTHON_KEYRING_BACKEND (or keyring's
+config file) that does not load is a `bad_backend` error naming that setting. `keyring`
+hands values over as `str`, which CPython cannot wipe: the value is moved into a bytearray
+at once and the `str` dropped (best effort).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +27,9 @@ NO_BACKEND_FIX = (
 )
 
 
+PROBE_ENTRY = "(devsecrets check: never stored)"  # read by check(), never written
+
+
 def service_name(project: str) -> str:
     return f"devsecrets/{project}"
 
@@ -36,10 +42,13 @@ class KeyringProvider(Provider):
         return service_name(self.context.project)
 
     def check(self) -> Check:
+        """A backend that loads, is safe, and answers a read (a locked keyring does not).
+        The probe reads an entry nobody writes, and never writes one."""
         try:
             backend = _backend()
+            _call(lambda: backend.get_password(self.service, PROBE_ENTRY))
         except ProviderError as exc:
-            return Check(False, exc.message, exc.fix or "")
+            return Check(False, exc.message, exc.fix or "", exc.kind)
         return Check(True, f"keyring backend {_describe(backend)}")
 
     def fetch(self, refs: Sequence[Ref]) -> dict[Ref, Secret]:
@@ -105,7 +114,10 @@ def _backend() -> Any:
     import keyring
     from keyring.backends import fail
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # the named backend's import, class or priority failed
+        raise _unloadable(exc) from None
     if isinstance(backend, fail.Keyring) or _priority(backend) < 1:
         raise ProviderError(
             "no keyring that can store secrets safely is available "
@@ -114,6 +126,29 @@ def _backend() -> Any:
             kind="no_backend",
         )
     return backend
+
+
+def _unloadable(exc: Exception) -> ProviderError:
+    """keyring could not load the backend named by PYTHON_KEYRING_BACKEND or its config."""
+    why = f"{type(exc).__name__}: {exc}"
+    named = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if named is not None:
+        variable = f"PYTHON_KEYRING_BACKEND={named}" if named else "PYTHON_KEYRING_BACKEND (empty)"
+        return ProviderError(
+            f"{variable} names a keyring backend that cannot be loaded ({why})",
+            "unset PYTHON_KEYRING_BACKEND to use the system keyring, or set it to an installed "
+            "backend's module.Class (e.g. keyring.backends.SecretService.Keyring on Linux, "
+            "keyring.backends.macOS.Keyring on macOS)",
+            kind="bad_backend",
+        )
+    from keyring.util.platform_ import config_root
+
+    config = config_root() / "keyringrc.cfg"
+    return ProviderError(
+        f"the keyring backend named in {config} cannot be loaded ({why})",
+        f"correct or remove `default-keyring` in {config}",
+        kind="bad_backend",
+    )
 
 
 def _priority(backend: Any) -> float:
