@@ -4,6 +4,7 @@ calls one core function and returns an exit code."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -342,10 +343,33 @@ def demo() -> int:
     return run_demo()
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP (the terminal closed): unwind like Ctrl-C, so every `finally` runs
+    (a terminal's echo restored, values wiped) and every `op` started is killed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: map every named failure to its exit code, no traceback."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:  # kept when ignored (nohup)
+            signal.signal(sig, _terminate)
     try:
         code = cli.main(args=argv, prog_name="devsecrets", standalone_mode=False)
+    except _Terminated as exc:
+        from devsecrets import proc
+
+        proc.stop_all()
+        signal.signal(exc.signum, signal.SIG_DFL)  # and leave as killed by it
+        os.kill(os.getpid(), exc.signum)
+        code = 128 + exc.signum
     except click.exceptions.Abort:
         click.echo("", err=True)
         code = 130

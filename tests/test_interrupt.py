@@ -5,6 +5,8 @@ reaches it: devsecrets must kill it)."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -86,5 +88,29 @@ def test_ctrl_c_while_op_hangs_exits_at_once_and_kills_op(
         child.close(force=True)
     assert child.exitstatus == 130, child.before
     assert elapsed < 3, f"exited {elapsed:.1f} s after Ctrl-C"
+    left = [c for c in sandbox.op_calls() if _alive(c["pid"])]
+    assert left == [], "op processes left running"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("args", [["run", "--", "true"], ["status"]], ids=" ".join)
+def test_sigterm_or_a_closed_terminal_while_op_hangs_kills_op_too(
+    sandbox: Sandbox, hanging_project: Path, args: list[str], sig: signal.Signals
+) -> None:
+    env = dict(os.environ, PWD=str(hanging_project), DEVSECRETS_OP_TIMEOUT=str(OP_TIMEOUT))
+    child = subprocess.Popen(
+        [DEVSECRETS, *args], cwd=hanging_project, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        _wait_for_hanging_op(sandbox, 3 if args[0] == "run" else 2)
+        signalled = time.monotonic()
+        child.send_signal(sig)
+        _, err = child.communicate(timeout=OP_TIMEOUT)
+        elapsed = time.monotonic() - signalled
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -sig, err  # left as killed by that signal, as without us
+    assert elapsed < 3 and b"Traceback" not in err
     left = [c for c in sandbox.op_calls() if _alive(c["pid"])]
     assert left == [], "op processes left running"
