@@ -5,12 +5,12 @@ Every process of the user can read another's argv (/proc/PID/cmdline), and its e
 capability into a pipe and names the descriptor in DEVSECRETS_SESSION_FD: 0 for its own
 Python call, 9 for `devsecrets run` (which reads it only after entry.py has closed the
 process to others). `DEVSECRETS_SESSION=CAP` in the environment still works, for scripts and
-for a hook loaded before an upgrade. Only cheap modules: this runs first on the warm `run` path.
+for a hook loaded before an upgrade. Only `os`: this runs first on the warm `run` path and
+in the hook's call.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 SESSION_ENV = "DEVSECRETS_SESSION"
@@ -37,7 +37,6 @@ def take() -> tuple[str, bool]:
         return capability, True
     finally:
         if fd > 2:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            os.closerange(fd, fd + 1)  # ignores a bad fd; contextlib costs the hook 4.5 ms
     text = data.decode("ascii", "replace").strip()
     return text or capability, not text
