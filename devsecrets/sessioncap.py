@@ -5,13 +5,14 @@ Every process of the user can read another's argv (/proc/PID/cmdline), and its e
 capability into a pipe and names the descriptor in DEVSECRETS_SESSION_FD: 0 for its own
 Python call, 9 for `devsecrets run` (which reads it only after entry.py has closed the
 process to others). `DEVSECRETS_SESSION=CAP` in the environment still works, for scripts and
-for a hook loaded before an upgrade. Only `os`: this runs first on the warm `run` path and
-in the hook's call.
+for a hook loaded before an upgrade. Only `os` (and `stat`, which os imports): this runs first
+on the warm `run` path and in the hook's call.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 SESSION_ENV = "DEVSECRETS_SESSION"
 SESSION_FD_ENV = "DEVSECRETS_SESSION_FD"
@@ -28,6 +29,8 @@ def take() -> tuple[str, bool]:
         return capability, False
     fd, data = int(named), b""
     try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return capability, False  # not the hook's pipe: never block on a terminal
         while len(data) <= _LIMIT:
             chunk = os.read(fd, _LIMIT)
             if not chunk:

@@ -160,7 +160,8 @@ function devsecrets --wraps devsecrets --description 'devsecrets, with this shel
     set -l fish_trace # `set fish_trace 1` would print the capability
     if test "$argv[1]" = run; and test -n "$__devsecrets_cap"
         set -lx DEVSECRETS_SESSION_FD 9
-        command devsecrets $argv 9< (printf '%s' $__devsecrets_cap | psub)
+        # --fifo: plain psub writes a temporary file (devsecrets reads only from a pipe)
+        command devsecrets $argv 9< (printf '%s' $__devsecrets_cap | psub --fifo)
     else
         command devsecrets $argv
     end

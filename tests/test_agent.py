@@ -100,9 +100,12 @@ def test_the_capabilitys_pipe_is_closed_and_one_found_empty_wipes_every_session(
     assert "fd9 closed" in out and "DEVSECRETS_SESSION" not in out
     assert CANARIES["TOKEN"] in out and inject_calls(sandbox) == fetched  # from the agent
     # Empty: another process read the pipe first. What it took must open nothing.
-    out = shell.sh(f"DEVSECRETS_SESSION_FD=9 {DEVSECRETS} run -- true 9</dev/null")
+    out = shell.sh(f"DEVSECRETS_SESSION_FD=9 {DEVSECRETS} run -- true 9< <(:)")
     assert "the session capability was gone from its pipe" in out and shell.status == 0
     assert sessions() == []
+    # Not a pipe (a terminal, a file): not the hook's doing; never read, never blocks on.
+    out = shell.sh(f"DEVSECRETS_SESSION_FD=9 {DEVSECRETS} run -- true 9</dev/null")
+    assert shell.status == 0 and "gone from its pipe" not in out
 
 
 def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
