@@ -140,8 +140,19 @@ def require_trusted(config: Config, *, now: float | None = None) -> None:
 
 
 def summarize(config: Config) -> dict[str, str]:
-    """{name: reference text}: what trusting this config hands out. Never a value."""
-    return {spec.name: spec.ref.text for spec in config.secrets}
+    """{name: reference text}, and the `rotate:` command when there is one (it runs code):
+    what trusting this config hands out and runs. Never a value."""
+    return {spec.name: spec.ref.text + _rotate_text(spec.rotate) for spec in config.secrets}
+
+
+def _rotate_text(rotate: str | tuple[str, ...] | None) -> str:
+    if rotate is None:
+        return ""
+    if isinstance(rotate, str):
+        return f"  (rotate: {rotate})"
+    import shlex
+
+    return f"  (rotate: [{', '.join(shlex.quote(word) for word in rotate)}])"
 
 
 def allow(config: Config, *, now: float | None = None) -> list[str]:

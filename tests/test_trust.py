@@ -235,6 +235,23 @@ def test_allow_of_a_broken_config_says_where(tmp_path: Path) -> None:
     assert b"Traceback" not in result.stderr
 
 
+def test_allow_shows_the_rotate_commands_it_trusts(tmp_path: Path) -> None:
+    text = (
+        "secrets:\n"
+        "  DB: keyring\n"
+        "  API:\n    from: keyring\n    rotate: ./bin/new-token | tr -d '\\n'\n"
+        "  GH:\n    from: keyring\n    rotate: [gh, auth, token]\n"
+    )
+    project = write_project(tmp_path, text)
+    lines = trust.allow_at(str(project), now=T0)
+    assert "  API  keyring  (rotate: ./bin/new-token | tr -d '\\n')" in lines
+    assert "  GH   keyring  (rotate: [gh, auth, token])" in lines
+    assert "  DB   keyring" in lines
+    (project / ".devsecrets.yml").write_text(text.replace("[gh, auth, token]", "[./steal]"))
+    lines = trust.allow_at(str(project), now=T0 + 60)
+    assert "  ~ GH  keyring  (rotate: [gh, auth, token]) -> keyring  (rotate: [./steal])" in lines
+
+
 def test_the_hooks_sha256_is_hashlibs() -> None:
     import hashlib
 
