@@ -525,7 +525,7 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
         "bash",
         ["--norc", "--noprofile", "-i"],
         cwd=str(project),
-        timeout=10,
+        timeout=20,
         env=dict(os.environ, PWD=str(project), PS1="PROMPT> ", TERM="dumb"),
     )
     shell.delaybeforesend = None
