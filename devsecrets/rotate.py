@@ -174,9 +174,8 @@ def _named(name: str | None, ident: str | None) -> str | None:
 def value_from_command(config: Config, spec: SecretSpec) -> Secret:
     """Run the secret's `rotate:` command in the project root; its stdout is the value."""
     argv, shown = _command(spec.rotate or ())
-    env = {k: v for k, v in os.environ.items() if k != "DEVSECRETS_SESSION"}
     try:
-        result = proc.run(argv, timeout=ROTATE_TIMEOUT, env=env, cwd=config.root)
+        result = proc.run(argv, timeout=ROTATE_TIMEOUT, cwd=config.root)
     except (FileNotFoundError, PermissionError) as exc:
         raise DevsecretsError(
             f"{spec.name}: the rotate command {shown!r} cannot be run: {exc.strerror}",

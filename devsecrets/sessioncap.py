@@ -21,8 +21,9 @@ _LIMIT = 256  # a capability is 48 characters
 
 def take() -> tuple[str, bool]:
     """The capability ('' for none), taken out of the environment and out of its pipe (read
-    to the end, then closed, so nothing devsecrets starts inherits either); and True when a
-    pipe was named but held nothing — another process may have read it first."""
+    to the end, then closed); and True when a pipe was named but held nothing — another
+    process may have read it first. Called first thing by every entry point (entry.py,
+    hookcall.py): that is what keeps both from everything devsecrets starts."""
     capability = os.environ.pop(SESSION_ENV, "")
     named = os.environ.pop(SESSION_FD_ENV, "")
     if not named.isdigit():

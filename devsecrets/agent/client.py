@@ -197,10 +197,7 @@ def _spawn(timeout: float) -> int | None:
     agent/__main__.py) in its own session; wait until it is ready."""
     import subprocess
 
-    from devsecrets.sessioncap import SESSION_ENV, SESSION_FD_ENV
-
     read_fd, write_fd = os.pipe()
-    env = {k: v for k, v in os.environ.items() if k not in (SESSION_ENV, SESSION_FD_ENV)}
     argv = [sys.executable, "-m", "devsecrets.agent"]
     proc = subprocess.Popen(
         [*argv, "--ready-fd", str(write_fd)],
@@ -210,7 +207,6 @@ def _spawn(timeout: float) -> int | None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",
-        env=env,
     )
     os.close(write_fd)
     try:
