@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from devsecrets.secret import zero
+
 _KEY = re.compile(rb"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*")
 _BLANK_OR_COMMENT = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\n|$)")
 _VARIABLE = re.compile(
@@ -43,7 +45,7 @@ class Dotenv:
 
     def wipe(self) -> None:
         for entry in self.entries:
-            entry.value[:] = bytes(len(entry.value))
+            zero(entry.value)
 
 
 def parse_dotenv(data: bytearray) -> Dotenv:
@@ -62,12 +64,12 @@ def parse_dotenv(data: bytearray) -> Dotenv:
             if entry.key in by_key:
                 result.duplicates.append(entry.key)
                 old = result.entries.pop(by_key[entry.key])
-                old.value[:] = bytes(len(old.value))
+                zero(old.value)
                 by_key = {e.key: i for i, e in enumerate(result.entries)}
             by_key[entry.key] = len(result.entries)
             result.entries.append(entry)
     finally:
-        text[:] = bytes(len(text))
+        zero(text)
     return result
 
 
@@ -101,7 +103,7 @@ def _entry(text: bytearray, pos: int) -> tuple[Entry, int]:
     while size and raw[size - 1] in b" \t":
         size -= 1
     value = raw[:size]
-    raw[:] = bytes(len(raw))
+    zero(raw)
     return Entry(key, value, line, _VARIABLE.search(value) is not None), end + 1
 
 
@@ -128,4 +130,4 @@ def _quoted(text: bytearray, pos: int, quote: int, line: int) -> tuple[bytearray
             size += len(decoded)
         raise DotenvError(f"the {chr(quote)} opened here is never closed", line)
     finally:
-        scratch[:] = bytes(len(scratch))
+        zero(scratch)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devsecrets.dotenv import Dotenv, DotenvError, parse_dotenv
 from devsecrets.errors import DevsecretsError
+from devsecrets.secret import zero
 
 MAX_DOTENV = 1 << 20
 GITIGNORE_COMMENT = "# plaintext secrets: moved to the keyring by `devsecrets import`"
@@ -53,7 +54,7 @@ def read_plain(path: Path) -> tuple[Dotenv, datetime]:
             "fix that line (KEY=VALUE, quotes closed), then import again",
         ) from None
     finally:
-        buf[:] = bytes(len(buf))
+        zero(buf)
 
 
 def _mtime(info: os.stat_result) -> datetime:

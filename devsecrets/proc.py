@@ -25,6 +25,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from devsecrets.secret import zero
+
 _CHUNK = 65536
 _STDERR_LIMIT = 64 * 1024
 _live: set[subprocess.Popen[bytes]] = set()
@@ -47,7 +49,7 @@ class Completed:
     stderr: str
 
     def wipe(self) -> None:
-        self.stdout[:] = bytes(len(self.stdout))
+        zero(self.stdout)
 
 
 def run(
@@ -91,7 +93,7 @@ def run(
         with _live_lock:
             _live.discard(proc)
     if _stopping and code < 0:  # killed by stop_all(): its output is not an answer
-        out[:] = bytes(len(out))
+        zero(out)
         raise Stopped
     return Completed(code, out, err.decode("utf-8", "replace"))
 
@@ -151,10 +153,10 @@ def _communicate(
                 n = os.readv(key.fd, [buf])
                 if n == 0:
                     sel.unregister(key.fileobj)
-                    _wipe(buf)
+                    zero(buf)
                 elif key.data == "out":
                     chunks.append(buf[:n])
-                    _wipe(buf)
+                    zero(buf)
                 elif len(err) < _STDERR_LIMIT:
                     err += buf[:n]
         while proc.poll() is None:
@@ -186,12 +188,8 @@ def _join(chunks: list[bytearray]) -> bytearray:
     for chunk in chunks:
         out[pos : pos + len(chunk)] = chunk
         pos += len(chunk)
-        _wipe(chunk)
+        zero(chunk)
     return out
-
-
-def _wipe(buf: bytearray) -> None:
-    buf[:] = bytes(len(buf))
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -12,7 +12,7 @@ import sys
 import termios
 
 from devsecrets.errors import DevsecretsError
-from devsecrets.secret import Secret
+from devsecrets.secret import Secret, zero
 
 MAX_VALUE = 64 * 1024
 _LINE_MAX = 4096  # a terminal in canonical mode delivers at most this many bytes per line
@@ -62,7 +62,7 @@ def _hidden_line(fd: int, prompt: str) -> Secret:
         end = end - 1 if end and buf[end - 1] == 0x0D else end
         return Secret(bytearray(memoryview(buf)[:end]))
     finally:
-        buf[:] = bytes(len(buf))
+        zero(buf)
 
 
 def _read_line(fd: int, buf: bytearray) -> int:
@@ -105,7 +105,7 @@ def _from_pipe(fd: int, name: str) -> Secret:
         return Secret(bytearray(view[:end]))
     finally:
         view.release()
-        buf[:] = bytes(len(buf))
+        zero(buf)
 
 
 def confirm(question: str, *, default: bool, fd: int | None = None) -> bool:

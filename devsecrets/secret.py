@@ -7,19 +7,20 @@ reads it through `view()` or compares in constant time; nothing converts it to `
 
 from __future__ import annotations
 
-import re
-
 TYPE_CHECKING = False  # typing costs the warm `run` path ≈ 2.5 ms to import; mypy sees True
 if TYPE_CHECKING:
+    import re
     from typing import NoReturn
 
 # Well-formed UTF-8 (RFC 3629), matched on the bytes themselves: decoding to check would
-# leave an unwipeable `str` copy behind.
-_UTF8 = re.compile(
+# leave an unwipeable `str` copy behind. Compiled on first use: `re` would cost the hook's
+# call on `cd` (agent/protocol.py imports this module for zero()) ≈ 5 ms.
+_UTF8_PATTERN = (
     rb"(?:[\x00-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]"
     rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
     rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})*"
 )
+_utf8: re.Pattern[bytes] | None = None
 
 
 class Secret:
@@ -52,7 +53,12 @@ class Secret:
         return hmac.compare_digest(self._buf, other._buf)
 
     def is_utf8(self) -> bool:
-        return _UTF8.fullmatch(self._buf) is not None
+        global _utf8
+        if _utf8 is None:
+            import re
+
+            _utf8 = re.compile(_UTF8_PATTERN)
+        return _utf8.fullmatch(self._buf) is not None
 
     def has_nul(self) -> bool:
         return b"\x00" in self._buf

@@ -15,6 +15,7 @@ Requests are headers only; a connection carries one request and its reply.
 from __future__ import annotations
 
 from devsecrets.agent import wirejson
+from devsecrets.secret import zero
 
 VERSION = 1
 MAX_HEADER = 64 * 1024
@@ -97,7 +98,7 @@ def read_values(sock: Socket, count: int) -> list[bytearray]:
 
 def wipe(values: Sequence[bytearray]) -> None:
     for value in values:
-        value[:] = bytes(len(value))
+        zero(value)
 
 
 def _read_length(sock: Socket, limit: int, what: str) -> int:

@@ -22,7 +22,7 @@ from devsecrets import proc
 from devsecrets.errors import ProviderError
 from devsecrets.providers.base import Check, Metadata, Provider
 from devsecrets.refs import OpRef, Ref
-from devsecrets.secret import Secret
+from devsecrets.secret import Secret, zero
 
 MAX_CONCURRENT = 5
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)
@@ -239,7 +239,7 @@ def _unframe(out: bytearray, nonce: str, count: int) -> list[bytearray]:
     if len(values) == count and out[pos:].strip(b"\n") == b"":
         return values
     for value in values:
-        value[:] = bytes(len(value))
+        zero(value)
     raise ProviderError(
         "`op inject` returned output that does not match the request", _FIXES["unknown"]
     )
