@@ -531,9 +531,13 @@ def test_ctrl_z_and_fg(project: Path, pipe: bool) -> None:
     shell.delaybeforesend = None
     shell.expect_exact("PROMPT> ")
     tail = " | cat" if pipe else ""
-    shell.sendline(
-        f"{DEVSECRETS} run -- sh -c 'echo started; sleep 1; echo finished $DATABASE_URL'{tail}"
+    # One process, no fork: a Ctrl-Z that lands while `sh` is in vfork() for `sleep` stops
+    # the vfork child and leaves sh waiting in the kernel, unstoppable — with or without
+    # devsecrets, the shell then never hears of a stop (seen under load, ~1 run in 15).
+    child = "import os, time; print('started', flush=True); time.sleep(1); " + (
+        "print('finished', os.environ['DATABASE_URL'])"
     )
+    shell.sendline(f'{DEVSECRETS} run -- {PY} -c "{child}"{tail}')
     # "started" and its newline: the echoed command line holds "started;" too, and matching
     # that sent Ctrl-Z before devsecrets had even started the child.
     shell.expect_exact("started\r\n")
