@@ -21,7 +21,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,8 +29,10 @@ from devsecrets.secret import zero
 
 _CHUNK = 65536
 _STDERR_LIMIT = 64 * 1024
+_START_WAIT = 2.0  # seconds stop_all() waits for a Popen in progress
 _live: set[subprocess.Popen[bytes]] = set()
-_live_lock = threading.Lock()
+_live_lock = threading.Condition()
+_starting = 0  # Popen calls in progress: their processes are not in `_live` yet
 _stopping = False
 
 
@@ -65,24 +67,21 @@ def run(
     Raises FileNotFoundError / PermissionError when argv[0] cannot be run, Timeout, and
     Stopped once `stop_all()` was called.
     """
-    if _stopping:
-        raise Stopped
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
-        close_fds=True,
+    proc = _start(
+        lambda: subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
     )
-    with _live_lock:
-        _live.add(proc)
-        stopping = _stopping
     try:
-        if stopping:  # stop_all() ran between the check above and Popen
+        if _stopping:  # stop_all() ran while it was starting, and killed it
             raise Stopped
         out, err = _communicate(proc, stdin, time.monotonic() + timeout)
         code = proc.wait()
@@ -98,11 +97,32 @@ def run(
     return Completed(code, out, err.decode("utf-8", "replace"))
 
 
+def _start(popen: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """popen(), its process registered in `_live` so that `stop_all()` cannot miss it: a
+    command being started when stop_all() runs is waited for, then killed with the others."""
+    global _starting
+    with _live_lock:
+        if _stopping:
+            raise Stopped
+        _starting += 1
+    proc = None
+    try:
+        proc = popen()
+        return proc
+    finally:
+        with _live_lock:
+            _starting -= 1
+            if proc is not None:
+                _live.add(proc)
+            _live_lock.notify_all()
+
+
 def stop_all() -> None:
     """Kill every command still running and refuse new ones: devsecrets is leaving."""
     global _stopping
     with _live_lock:
         _stopping = True
+        _live_lock.wait_for(lambda: _starting == 0, timeout=_START_WAIT)
         for proc in _live:
             if proc.returncode is None:  # not reaped yet, so its pid is still its own
                 with contextlib.suppress(ProcessLookupError):
