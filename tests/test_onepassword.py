@@ -165,6 +165,20 @@ def test_no_accounts_says_what_op_said_and_how_to_add_one(
     assert "op account add" in check.fix and "op signin" not in check.fix
 
 
+def test_an_account_the_cli_does_not_know_is_named_with_the_fix(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`OP_ACCOUNT` naming no configured account is not "signed out": signing in won't help."""
+    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
+    monkeypatch.setenv("OP_ACCOUNT", "someone-else.1password.com")
+    with pytest.raises(ProviderError) as info:
+        provider().fetch(refs("op://Staging/a/credential"))
+    error = info.value
+    assert error.kind == "signed_out"
+    assert "no account matching 'someone-else.1password.com'" in error.message
+    assert "OP_ACCOUNT" in (error.fix or "") and "op signin" not in (error.fix or "")
+
+
 def test_missing_item_and_field(sandbox: Sandbox) -> None:
     setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
     for text in ("op://Staging/nope/credential", "op://Staging/a/nope", "op://Nope/a/credential"):

@@ -40,7 +40,7 @@ _TAXONOMY = [
     ("account is not signed in", "signed_out"),
     ("could not find session token", "signed_out"),
     ("no accounts configured", "no_accounts"),
-    ("no account found for filter", "signed_out"),
+    ("no account found for filter", "unknown_account"),
     ("session expired", "signed_out"),
     ("not authenticated yet", "signed_out"),
     ("(429)", "rate_limited"),
@@ -58,11 +58,14 @@ _TAXONOMY = [
     ("(404)", "not_found"),
 ]
 # Cases finer than the provider kind they are reported as (own message and fix).
-_KIND_OF = {"no_accounts": "signed_out"}
+_KIND_OF = {"no_accounts": "signed_out", "unknown_account": "signed_out"}
+_ACCOUNT_FILTER = re.compile(r"no account found for filter ?(\S*)", re.IGNORECASE)
 _FIXES = {
     "no_accounts": "add your account to the 1Password CLI: turn on Settings → Developer → "
     "'Integrate with 1Password CLI' in the 1Password desktop app (the CLI then uses the "
     "app's accounts), or run `op account add`; then retry",
+    "unknown_account": "name an account the CLI knows in OP_ACCOUNT (`op account list` "
+    "shows them; its URL, email or ID), or unset OP_ACCOUNT to use the default one",
     "signed_out": "sign in to 1Password: turn on Settings → Developer → 'Integrate with "
     "1Password CLI' in the desktop app, or run `eval $(op signin)`; then retry",
     "auth_timeout": "unlock 1Password and approve its prompt, then retry (set "
@@ -80,6 +83,7 @@ _FIXES = {
 }
 _MESSAGES = {
     "no_accounts": "the 1Password CLI has no account configured",
+    "unknown_account": "the 1Password CLI has no account matching {account!r}",
     "signed_out": "the 1Password CLI is not signed in",
     "auth_timeout": "1Password did not authorize the request in time",
     "prompt_dismissed": "the 1Password authorization prompt was dismissed",
@@ -248,11 +252,14 @@ def _unframe(out: bytearray, nonce: str, count: int) -> list[bytearray]:
 def _classify(stderr: str, errors: list[str]) -> ProviderError:
     lowered = stderr.casefold()
     kind = next((k for needle, k in _TAXONOMY if needle.casefold() in lowered), "unknown")
+    account = _ACCOUNT_FILTER.search(stderr)
+    if kind == "unknown_account" and not (account and account.group(1)):
+        kind = "no_accounts"  # the filter is empty when no account is configured at all
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     said = errors[0].strip() if errors else (lines[0] if lines else "")
     if said.endswith(":"):  # an empty cause: op explained itself above the [ERROR] line
         said = next((line for line in lines if not _ERROR_LINE.match(line)), said)
-    message = _MESSAGES[kind]
+    message = _MESSAGES[kind].format(account=account.group(1) if account else "")
     failed = _SECRET_IN_ERROR.search(stderr)
     ref_text = (failed.group(1) or failed.group(2)) if failed else None
     if ref_text:
