@@ -40,6 +40,7 @@ class Onboarding:
     config: Config | None = None
     missing: int = 0
     changed: list[str] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)  # providers whose ✗ is already reported
 
     def report(self, status: str, topic: str, detail: str, fix: str = "") -> None:
         if status == MISSING:
@@ -112,6 +113,8 @@ def _one_password(run: Onboarding) -> None:
     from devsecrets.providers.onepassword import OnePasswordProvider
 
     check = OnePasswordProvider(Context(project="onboard")).check()
+    if not check.ok:
+        run.down.add(OnePasswordProvider.name)
     status = DONE if check.ok else MISSING
     run.report(status, "1Password CLI", check.detail.splitlines()[0], check.fix)
 
@@ -124,6 +127,7 @@ def _keyring(run: Onboarding) -> None:
     if check.ok:
         run.report(DONE, "keyring", check.detail)
     elif _uses(run, KeyringRef):
+        run.down.add(KeyringProvider.name)
         run.report(MISSING, "keyring", check.detail, check.fix)
     else:
         run.report(NOTE, "keyring", f"{check.detail} — not needed by this project", check.fix)

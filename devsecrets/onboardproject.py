@@ -65,9 +65,15 @@ def secrets_step(run: Onboarding, config: Config) -> None:
 
     policy = policy_for(config)
     reported: set[str] = set()
+    if "keyring" in run.down:  # no keyring to look in: said once, with its fix, above
+        names = [spec.name for spec in config.secrets if isinstance(spec.ref, KeyringRef)]
+        _unchecked(run, "keyring", names)
+        reported.update(names)
     for spec in config.secrets:
         if not isinstance(spec.ref, KeyringRef) or static_refusals(spec, policy):
             continue  # 1Password secrets live in vaults; refusals are reported below
+        if spec.name in reported:
+            continue
         try:
             present = _in_keyring(config, spec)
         except ProviderError as exc:
@@ -130,21 +136,37 @@ def _ask_for(run: Onboarding, config: Config, spec: SecretSpec) -> bool:
 
 def _served(run: Onboarding, config: Config, reported: set[str]) -> None:
     """What `run` would do with each secret now (metadata only, no value); the secrets in
-    `reported` already have their ✗ (not in the keyring) and are not reported again."""
+    `reported` already have their ✗ (not in the keyring) and are not reported again, nor
+    are the ages a provider with a ✗ of its own above could not give."""
+    from devsecrets.rotation import UNKNOWN
     from devsecrets.status import survey
 
     result = survey(config)
     refused = [row for row in result.rows if row.state not in ("ok", "due_soon")]
+    unchecked: dict[str, list[str]] = {}
     for row in refused:
-        if row.name in reported:
-            continue
-        note = (row.notes() or [row.state_text])[0]
-        run.report(MISSING, f"secret {row.name}", f"{row.state_text}: {note}", _fix(row))
+        if row.state == UNKNOWN and row.provider in run.down & result.unavailable.keys():
+            unchecked.setdefault(row.provider, []).append(row.name)
+        elif row.name not in reported:
+            note = (row.notes() or [row.state_text])[0]
+            run.report(MISSING, f"secret {row.name}", f"{row.state_text}: {note}", _fix(row))
     ready = len(result.rows) - len(refused)
     if not refused:
         run.report(DONE, "secrets", f"{ready} of {len(result.rows)} ready for `devsecrets run`")
-    for warning in result.warnings:
-        run.report(NOTE, "provider", warning)
+    for provider, names in unchecked.items():
+        _unchecked(run, provider, names)
+    for provider, warning in result.unavailable.items():
+        if provider not in run.down:
+            run.report(NOTE, "provider", warning)
+
+
+def _unchecked(run: Onboarding, provider: str, names: list[str]) -> None:
+    """One line for the secrets a provider with its own ✗ above could not check."""
+    from devsecrets.status import PROVIDER_LABELS
+
+    what = f"secret {names[0]}" if len(names) == 1 else f"secrets {', '.join(names)}"
+    label = PROVIDER_LABELS.get(provider, provider)
+    run.report(NOTE, what, f"not checked: {label} is unavailable (its ✗ above)")
 
 
 def _fix(row: Row) -> str:

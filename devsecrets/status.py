@@ -106,6 +106,7 @@ class Survey:
 
     rows: list[Row]
     warnings: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # provider → its warning
 
     @property
     def assessments(self) -> dict[str, Assessment]:
@@ -124,8 +125,9 @@ def survey(
     "not checked: {not_asked}" says why."""
     now = now or datetime.now(UTC)
     policy = policy_for(config)
+    unavailable: dict[str, str] = {}
     if metadata:
-        found, warnings = _metadata(config)
+        found, warnings, unavailable = _metadata(config)
     else:
         found, warnings = _unknown(config.secrets, f"not checked: {not_asked}"), []
     records: dict[str, Record] = read_records(config.project)
@@ -152,7 +154,7 @@ def survey(
                 scope_refusal(spec, record),
             )
         )
-    return Survey(rows, warnings)
+    return Survey(rows, warnings, unavailable)
 
 
 def rotation_note(
@@ -173,11 +175,12 @@ def rotation_note(
     )
 
 
-def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
-    """Metadata from every provider, plus warnings for providers that could not answer
-    (whose secrets' metadata then says why: "1Password unavailable: …")."""
+def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str], dict[str, str]]:
+    """Metadata from every provider, plus a warning for and the name of each provider that
+    could not answer (its secrets' metadata then says why: "1Password unavailable: …")."""
     metadata: dict[Ref, Metadata] = {}
     warnings = []
+    unavailable = {}
     by_provider: dict[str, list[SecretSpec]] = {}
     for spec in config.secrets:
         by_provider.setdefault(spec.ref.provider, []).append(spec)
@@ -186,10 +189,11 @@ def _metadata(config: Config) -> tuple[dict[Ref, Metadata], list[str]]:
             metadata.update(fetch(config, specs, values=False)[1])
         except ProviderError as exc:
             said = exc.message.splitlines()[0]
-            warnings.append(f"{name}: {said} ({exc.fix})")
+            unavailable[name] = f"{name}: {said} ({exc.fix})"
+            warnings.append(unavailable[name])
             label = PROVIDER_LABELS.get(name, name)
             metadata.update(_unknown(specs, f"{label} unavailable: {said} — {exc.fix}"))
-    return metadata, warnings
+    return metadata, warnings, unavailable
 
 
 def _unknown(specs: Sequence[SecretSpec], why: str) -> dict[Ref, Metadata]:

@@ -158,6 +158,32 @@ def test_check_names_the_item_1password_does_not_have(tmp_path: Path, sandbox: S
     assert "secret STRIPE" not in out and "did not say" not in out
 
 
+def test_a_provider_that_is_down_is_one_step_not_one_per_secret(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """1Password signed out and no keyring: one ✗ each with its fix; their secrets get a
+    note, not a ✗ of their own with a `rotate`/`set` fix that cannot work yet."""
+    write_state(sandbox.op_state, make_state([vault("Staging")], mode="signed_out"))
+    config = (
+        "project: shop\nsecrets:\n  STRIPE: op://Staging/stripe/credential\n"
+        "  PAYPAL: op://Staging/paypal/credential\n  DB: keyring:db\n"
+    )
+    directory = trusted_project(tmp_path, config)
+    no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    result = cli("onboard", "--check", cwd=directory, env=no_keyring)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert [line[2:].split(":")[0] for line in out.splitlines() if line.startswith("✗")] == [
+        "1Password CLI",
+        "keyring",
+    ]
+    assert "fix: sign in to 1Password" in out
+    assert "· secrets STRIPE, PAYPAL: not checked: 1Password is unavailable (its ✗ above)" in out
+    assert "· secret DB: not checked: the keyring is unavailable (its ✗ above)" in out
+    assert "devsecrets rotate" not in out and "devsecrets set" not in out
+    assert "· provider:" not in out and "2 steps need attention" in out
+
+
 def test_a_team_policy_others_can_write_is_refused(project: Path) -> None:
     policy = project / "team-policy.yml"
     policy.chmod(0o666)
