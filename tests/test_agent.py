@@ -183,7 +183,7 @@ def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shell
     before = inject_calls(sandbox)
     out = shell.run("-v -- sh -c 'echo got=${#TOKEN}'")
     assert shell.status == 0 and f"got={len(CANARIES['TOKEN'])}" in out
-    assert "cannot serve this run (no agent is running)" in out
+    assert "the session agent is not running; asking the providers" in out
     assert inject_calls(sandbox) == before + 1
     assert Path(socket_path()).exists()  # the stale socket is still there…
     shell.enter()  # …and the next enter replaces it with a new agent

@@ -197,6 +197,8 @@ def test_lock_and_a_killed_agent(shell: Shell, sandbox: Sandbox) -> None:
     before = inject_calls(sandbox)
     out = shell.checked(SHOW)  # the capability is dead: run asks the providers itself
     assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == before + 1
+    assert "devsecrets: this shell's session has ended (it expired, or `devsecrets lock` " in out
+    assert "leave the project and come back to start a new session" in out
     assert "devsecrets:" not in shell.checked("cd src")  # still the same project: stays locked
     assert sessions_of(shell) == []
     assert LEFT in shell.checked("cd ../..")
@@ -209,6 +211,7 @@ def test_lock_and_a_killed_agent(shell: Shell, sandbox: Sandbox) -> None:
     before = inject_calls(sandbox)
     out = shell.checked(SHOW)
     assert "key=<concealed by devsecrets>" in out and inject_calls(sandbox) == before + 1
+    assert "devsecrets: the session agent is not running; asking the providers" in out
     assert LEFT in shell.checked("cd ..")  # nothing is held: the agent's memory is gone
     enter(shell)
     assert agent_pid() not in (None, first)

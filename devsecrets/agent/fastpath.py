@@ -19,6 +19,13 @@ from devsecrets.run import exit_like, start_child
 from devsecrets.secret import Secret
 
 Parsed = tuple[list[str], bool, bool, list[str]]  # only, mask, verbose, argv
+# Why the agent could not serve, said even without --verbose when the fallback works but is
+# slower (other refusals are explained by the ordinary CLI, which refuses the same way).
+_SAY_WHY = {
+    "unknown_session": "this shell's session has ended (it expired, or `devsecrets lock` ran)",
+    "not_running": "the session agent is not running",
+}
+_NEW_SESSION = "leave the project and come back to start a new session"
 
 
 def parse(args: list[str]) -> Parsed | None:
@@ -64,7 +71,9 @@ def try_run(args: list[str], capability: str) -> None:
     try:
         reply, values = client.get_values(capability, argv[0], only, config)
     except client.AgentUnavailable as exc:
-        if verbose:
+        if exc.code in _SAY_WHY:  # the run will be slower, and may prompt: say why
+            _warn(f"{_SAY_WHY[exc.code]}; asking the providers — {_NEW_SESSION}")
+        elif verbose:
             _warn(f"the session agent cannot serve this run ({exc.message}); asking the providers")
         return
     secrets = {
