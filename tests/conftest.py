@@ -116,3 +116,14 @@ def real_home_untouched() -> Iterator[None]:
     yield
     after = {path: path.exists() for path in _REAL_DIRS}
     assert after == before, f"tests wrote to the real HOME: {after}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_signals() -> None:
+    """Started with `nohup` or `&` from a script, the suite would inherit SIGHUP or SIGINT
+    ignored and pass that on to every program it starts: the Ctrl-C and closed-terminal
+    tests would then test nothing the user sees. A user's terminal delivers both."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
