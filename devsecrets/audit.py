@@ -29,7 +29,14 @@ from devsecrets.errors import DevsecretsError
 from devsecrets.lookup import absolute
 from devsecrets.policy import BUILTIN_DETECTORS, ValueDetector, says_production
 from devsecrets.scan import Classify, Finding, fingerprint, scan_environment
-from devsecrets.scanfiles import CREDENTIAL_FILES, RC_FILES, is_dotenv, scan_home, scan_tree
+from devsecrets.scanfiles import (
+    ALLOW_MARKER,
+    CREDENTIAL_FILES,
+    RC_FILES,
+    is_dotenv,
+    scan_home,
+    scan_tree,
+)
 
 # Without a project (and without --path) the working directory is scanned, but not without
 # end: started in a home directory it would read every file the user has.
@@ -86,6 +93,7 @@ class Report:
     home: Path
     config: Config | None = None
     plaintext: list[Finding] = field(default_factory=list)  # question 1
+    allowed: list[Finding] = field(default_factory=list)  # marked devsecrets:allow, not counted
     given: list[Given] = field(default_factory=list)  # question 2, context
     beyond_child: list[Item] = field(default_factory=list)  # question 2, counted
     production: list[Item] = field(default_factory=list)  # question 3
@@ -123,7 +131,7 @@ def run_audit(
     environment = dict(os.environ) if env is None else env
     limit = 0 if path or config_path else UNBOUNDED_SCAN_LIMIT
     tree = scan_tree(root, classify=classify, limit=limit)
-    report.files, report.truncated = tree.files, tree.truncated
+    report.files, report.truncated, report.allowed = tree.files, tree.truncated, tree.allowed
     found = scan_environment(environment, classify=classify)
     found += _exported_config_secrets(config, environment, found, classify)
     found += scan_home(report.home, classify=classify) + tree.findings
@@ -289,4 +297,8 @@ def fix_for(finding: Finding, home: Path | None = None) -> str:
         return "remove the line; keep the value in the keyring (`devsecrets set NAME`)" + ROTATE
     if is_dotenv(path.name):
         return f"devsecrets import {shlex.quote(finding.location)}" + ROTATE
-    return "remove it from the file (and from git history if committed)" + ROTATE
+    fix = "remove it from the file (and from git history if committed)" + ROTATE
+    if finding.production is None:
+        marker = ALLOW_MARKER.decode()
+        fix += f" — or, if it is no credential (a test fixture), put {marker} on its line"
+    return fix

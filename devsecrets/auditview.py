@@ -55,6 +55,7 @@ def render_text(report: Report) -> list[str]:
         lines += [f"    fix: {error.fix}"] if error.fix else []
     lines += _heading(1, len(report.plaintext))
     lines += _plaintext(report)
+    lines += _allowed(report)
     lines += _heading(2, len(report.beyond_child))
     lines += _children(report, home)
     lines += _heading(3, len(report.production))
@@ -70,6 +71,20 @@ def render_text(report: Report) -> list[str]:
         verdict += ": the project config is unreadable"
     lines += ["", f"score card: {score(report)}   (target {' / '.join(TARGETS)}) — {verdict}"]
     return lines
+
+
+def _allowed(report: Report) -> list[str]:
+    """The findings a `devsecrets:allow` marker took out of the count: shown, so a marker
+    cannot hide a value from whoever reads the report."""
+    if not report.allowed:
+        return []
+    shown = [f"{display(f, report)} ({f.kind})" for f in report.allowed[:5]]
+    more = f", and {len(report.allowed) - 5} more" if len(report.allowed) > 5 else ""
+    noun = "finding" if len(report.allowed) == 1 else "findings"
+    return [
+        f"  note: {len(report.allowed)} {noun} marked devsecrets:allow, not counted: "
+        f"{', '.join(shown)}{more}"
+    ]
 
 
 def _heading(number: int, count: int) -> list[str]:
@@ -151,6 +166,7 @@ def render_json(report: Report) -> str:
             "home": str(report.home),
         },
         "plaintext": [{**f.as_json(), "fix": fix_for(f, report.home)} for f in report.plaintext],
+        "allowed": [f.as_json() for f in report.allowed],
         "beyond_child": [item.as_json() for item in report.beyond_child],
         "given_by_default": [given.as_json() for given in report.given],
         "hook_installed_in": [str(p) for p in report.hook],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devsecrets.scan import Classify, Finding, fingerprint, looks_placeholder, scan_text
@@ -63,6 +63,10 @@ CREDENTIAL_FILES: dict[str, tuple[bytes, ...]] = {
     ".git-credentials": (),
 }
 DOTENV_TEMPLATES = (".example", ".sample", ".template", ".dist")
+# On a finding's line or the line above it, in a project's file: a value the team knows is
+# not a credential (a test fixture). Listed by the audit, not counted; never for a value
+# that looks like a production credential, nor in home-directory files.
+ALLOW_MARKER = b"devsecrets:allow"
 
 
 @dataclass
@@ -70,6 +74,7 @@ class TreeScan:
     findings: list[Finding]
     files: int  # text files read
     truncated: bool  # stopped at the file limit: the findings are incomplete
+    allowed: list[Finding] = field(default_factory=list)  # marked with ALLOW_MARKER
 
 
 def scan_tree(root: Path, *, classify: Classify | None = None, limit: int = 0) -> TreeScan:
@@ -85,8 +90,24 @@ def scan_tree(root: Path, *, classify: Classify | None = None, limit: int = 0) -
             continue
         result.files += 1
         dotenv = is_dotenv(entry.name)
-        result.findings += scan_text(data, entry.path, assignments=dotenv, classify=classify)
+        found = scan_text(data, entry.path, assignments=dotenv, classify=classify)
+        if found and ALLOW_MARKER in data:
+            marked = _marked_lines(data)
+            allowed = [f for f in found if _allowed(f, marked)]
+            result.allowed += allowed
+            found = [f for f in found if f not in allowed]
+        result.findings += found
     return result
+
+
+def _marked_lines(data: bytes) -> set[int]:
+    return {data.count(b"\n", 0, m.start()) + 1 for m in re.finditer(ALLOW_MARKER, data)}
+
+
+def _allowed(finding: Finding, marked: set[int]) -> bool:
+    if finding.production or finding.line is None:
+        return False
+    return finding.line in marked or finding.line - 1 in marked
 
 
 def scan_home(home: Path, *, classify: Classify | None = None) -> list[Finding]:

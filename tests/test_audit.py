@@ -311,3 +311,34 @@ def test_the_import_fix_pastes_as_one_argument(tmp_path: Path) -> None:
     text = "\n".join(render_text(report))
     command = text.split("fix: ")[1].split(";")[0]
     assert shlex.split(command) == ["devsecrets", "import", str(project / ".env")]
+
+
+def test_a_marked_fixture_is_listed_not_counted(tmp_path: Path) -> None:
+    """`devsecrets:allow` on a finding's line or the line above takes it out of the count;
+    the report still lists it, and never for a production-looking value or a home file."""
+    project = tmp_path / "project"  # not the tree holding HOME
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "fixture.py").write_text(
+        f'GH = "{V["github"]}"  # devsecrets:allow\n'
+        f"# devsecrets:allow: the key below is a fixture\n{PRIVATE_KEY}"
+        f'SLACK = "{V["slack"]}"\n'  # not marked: counted
+        f'LIVE = "{V["stripe_live"]}"  # devsecrets:allow\n'  # production-looking: counted
+    )
+    home = Path(os.environ["HOME"])
+    (home / ".bashrc").write_text(f"export OPENAI_API_KEY={V['openai']}  # devsecrets:allow\n")
+    report = run_audit(str(project), env={})
+    assert sorted((f.line, f.kind) for f in report.allowed) == [
+        (1, "GitHub token"),
+        (3, "private key"),
+    ]
+    assert sorted(f.kind for f in report.plaintext) == ["OpenAI key", "Slack token", "Stripe key"]
+    text = "\n".join(render_text(report))
+    assert (
+        "note: 2 findings marked devsecrets:allow, not counted: tests/fixture.py:1 (GitHub token), "
+        "tests/fixture.py:3 (private key)" in text
+    )
+    assert "put devsecrets:allow on its line" in text  # the Slack token's fix says how
+    assert_no_value(text)
+    document = json.loads(render_json(report))
+    assert [f["line"] for f in document["allowed"]] == [1, 3]
+    assert document["score"]["plaintext"] == 3
