@@ -287,8 +287,20 @@ def _trust(plan: Plan, config: Config) -> None:
         return
     print(
         f"devsecrets: {plan.config_path} was not trusted before this import, so it is not "
-        "trusted now: review it, then run `devsecrets allow`"
+        f"trusted now: review it, then run `{_in_project(plan, 'devsecrets allow')}`"
     )
+
+
+def _in_project(plan: Plan, command: str) -> str:
+    """command, or `(cd DIR && command)` when the working directory is not in the imported
+    file's project, whose config the pasted command must find."""
+    try:
+        here = find_config()
+    except DevsecretsError:
+        here = None
+    if here is not None and here.resolve() == plan.config_path.resolve():
+        return command
+    return f"(cd {shlex.quote(str(plan.config_path.parent))} && {command})"
 
 
 def _read_back(config: Config, entries: list[Entry]) -> list[str]:
@@ -316,7 +328,7 @@ def _kept(plan: Plan, stored: list[str], failed: list[tuple[str, str]]) -> int:
     done = ", ".join(stored) or "none"
     raise DevsecretsError(
         f"kept {plan.path}: not every value is in the keyring; stored: {done}",
-        f"deal with the keys listed above (`devsecrets set NAME`, or delete them from "
-        f"{plan.path.name}), then run `devsecrets import {plan.quoted}` again: stored "
-        "values are recognised, not stored twice",
+        f"deal with the keys listed above (`{_in_project(plan, 'devsecrets set NAME')}`, or "
+        f"delete them from {plan.path.name}), then run `devsecrets import {plan.quoted}` "
+        "again: stored values are recognised, not stored twice",
     )

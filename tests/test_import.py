@@ -125,6 +125,7 @@ def test_variables_and_production_values_keep_the_file(inproc: InProcess, tmp_pa
     assert "leave  URL     uses $VARIABLES" in out
     assert "leave  STRIPE  looks like a Stripe live secret key" in out
     assert "kept" in err and "stored: TOKEN" in err
+    assert "(`devsecrets set NAME`, or delete" in err.replace("\n", " ")  # in the project
     assert entries("app") == {"token": f"{CANARY}-token"}
     assert "STRIPE" not in (project / ".devsecrets.yml").read_text()
     # Once the two lines are dealt with, a second run recognises TOKEN and finishes.
@@ -289,6 +290,9 @@ def test_the_fix_names_the_file_as_it_was_given(
     assert code == 125
     command = err.split("then run `")[1].split("`")[0]
     assert shlex.split(command) == ["devsecrets", "import", named]
+    # `set` must find the project's config: from here it runs in a subshell cd'ed there.
+    directory = shlex.quote(str(tmp_path / named.split("/")[0]))
+    assert f"(`(cd {directory} && devsecrets set NAME)`, or delete" in err.replace("\n", " ")
 
 
 def test_a_file_without_entries_says_so(inproc: InProcess, tmp_path: Path) -> None:
