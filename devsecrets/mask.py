@@ -29,7 +29,8 @@ at a time.  So for each value the masker also masks
     repr and inspect once with ' escaped as \' and once without (they choose their quotes
     by those in the value: ' is escaped only next to " too, and for inspect also `);
   - each line of a multi-line value, stripped of surrounding whitespace (indentation, CR),
-    if still at least MIN_LINE_LENGTH long;
+    if still at least MIN_LINE_LENGTH long and not a PEM armour line (`-----BEGIN X-----`,
+    the same in every key of its type: printed alone, it says nothing secret);
   - with crlf=True, the value with every LF turned into CRLF (what a terminal's ONLCR makes
     of a raw multi-line value).
 Variants are just more values (same matching rule, same hold-back); duplicates and forms equal
@@ -320,11 +321,16 @@ def _lines(value: Buffer) -> list[bytearray]:
     for line in lines:
         stripped = line.strip()  # a new bytearray even when nothing is stripped
         zero(line)
-        if len(stripped) >= MIN_LINE_LENGTH:
+        if len(stripped) >= MIN_LINE_LENGTH and not _armour(stripped):
             kept.append(stripped)
         else:
             zero(stripped)
     return kept
+
+
+def _armour(line: bytearray) -> bool:
+    """A PEM armour line: `-----BEGIN …-----` or `-----END …-----`."""
+    return line.startswith((b"-----BEGIN ", b"-----END ")) and line.endswith(b"-----")
 
 
 def _anchor_hits(

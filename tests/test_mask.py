@@ -229,8 +229,8 @@ def test_node_inspect_of_a_multi_line_value_is_masked_line_by_line() -> None:
         b"    'k4ZGa6QRc5XfzYQ4KvYy1RKgOjZ\\n' +\n"
         b"    '-----END TEST KEY-----\\n'\n}"
     )
-    masked = b"{\n  PW: '" + R + b"\\n' +\n" + (b"    '" + R + b"\\n' +\n") * 2
-    masked += b"    '" + R + b"\\n'\n}"
+    masked = b"{\n  PW: '-----BEGIN TEST KEY-----\\n' +\n" + (b"    '" + R + b"\\n' +\n") * 2
+    masked += b"    '-----END TEST KEY-----\\n'\n}"  # the armour lines say nothing secret
     assert streamed([PEM.encode()], [shown]) == masked
 
 
@@ -244,8 +244,9 @@ def test_lines_of_a_multi_line_value_are_masked_on_their_own() -> None:
     )  # indentation and CRs are not part of a line; a line of blanks, or "}", is too short
     pem = PEM.encode()
     assert streamed([pem], [b"".join(b"> " + line + b"\r\n" for line in pem.split(b"\n"))]) == (
-        b"> %b\r\n" * 4 + b"> \r\n"
-    ) % (R, R, R, R)
+        b"> -----BEGIN TEST KEY-----\r\n> %b\r\n> %b\r\n> -----END TEST KEY-----\r\n> \r\n"
+    ) % (R, R)  # the armour lines, the same in every key of the kind, are left alone
+    assert streamed([pem], [pem]) == R  # the whole key, armour and all, is one value
     assert MIN_LINE_LENGTH == 8
 
 

@@ -223,10 +223,10 @@ def test_masking_in_stdout_and_stderr_even_split_across_writes(project: Path) ->
 def test_escaped_and_line_by_line_forms_are_masked(project: Path, sandbox: Sandbox) -> None:
     # What accidental debug output does with a PEM key and a password with quotes in it.
     pem = (
-        "-----BEGIN CANARY KEY-----\n"
+        "-----BEGIN TEST KEY-----\n"
         "mlcanary-7c1e9a2f4b6d0e35a8\n"
         "mlcanary-0d3f5a8c2e1b9f47c6\n"
-        "-----END CANARY KEY-----\n"
+        "-----END TEST KEY-----\n"
     )
     password = 'qcanary-"5e2a"\\9d\'41\tz'  # both quotes, a backslash and a tab
     store_keyring("shop", "DATABASE_URL", pem, ref="keyring:database-url")
@@ -252,8 +252,9 @@ def test_escaped_and_line_by_line_forms_are_masked(project: Path, sandbox: Sandb
             f"'{MASK}'\n"
             f'{{"DATABASE_URL": "{MASK}"}}\n'
             f"'{MASK}'\n"
-            f'{{"STRIPE_API_KEY": "{MASK}"}}\n' + f"> {MASK}\n" * 4
-        ).encode()
+            f'{{"STRIPE_API_KEY": "{MASK}"}}\n'
+            f"> -----BEGIN TEST KEY-----\n> {MASK}\n> {MASK}\n> -----END TEST KEY-----\n"
+        ).encode()  # the armour lines, the same in every key of the kind, are left alone
     )
     unmasked = cli("run", "--no-mask", "--", PY, "-c", code, cwd=project).stdout
     for shown in (repr(pem), json.dumps(pem), repr(password), json.dumps(password)):
