@@ -120,6 +120,16 @@ def _item_id(box: Sandbox, title: str) -> str:
     return next(i["id"] for v in state["vaults"] for i in v["items"] if i["title"] == title)
 
 
+def fetch_error(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, **env: str) -> ProviderError:
+    """The error of fetching one secret of a vault that has it, with env set."""
+    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ProviderError) as info:
+        provider().fetch(refs("op://Staging/a/credential"))
+    return info.value
+
+
 @pytest.mark.parametrize(
     ("mode", "kind", "fix_words"),
     [
@@ -137,24 +147,17 @@ def _item_id(box: Sandbox, title: str) -> str:
 def test_failure_modes_map_to_the_taxonomy(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, mode: str, kind: str, fix_words: str
 ) -> None:
-    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
-    monkeypatch.setenv("FAKE_OP_MODE", mode)
-    with pytest.raises(ProviderError) as info:
-        provider().fetch(refs("op://Staging/a/credential"))
-    assert info.value.kind == kind
-    assert fix_words in (info.value.fix or "")
-    assert "op said:" in info.value.message
+    error = fetch_error(sandbox, monkeypatch, FAKE_OP_MODE=mode)
+    assert error.kind == kind
+    assert fix_words in (error.fix or "")
+    assert "op said:" in error.message
 
 
 def test_no_accounts_says_what_op_said_and_how_to_add_one(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """op prints its explanation before an `[ERROR]` line that ends in an empty cause."""
-    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
-    monkeypatch.setenv("FAKE_OP_MODE", "no_accounts")
-    with pytest.raises(ProviderError) as info:
-        provider().fetch(refs("op://Staging/a/credential"))
-    error = info.value
+    error = fetch_error(sandbox, monkeypatch, FAKE_OP_MODE="no_accounts")
     assert error.kind == "signed_out"
     assert "the 1Password CLI has no account configured" in error.message
     assert "op said: No accounts configured for use with 1Password CLI." in error.message
@@ -169,11 +172,7 @@ def test_an_account_the_cli_does_not_know_is_named_with_the_fix(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`OP_ACCOUNT` naming no configured account is not "signed out": signing in won't help."""
-    setup_vaults(sandbox, vault("Staging", items=[item("a", {"credential": "v"})]))
-    monkeypatch.setenv("OP_ACCOUNT", "someone-else.1password.com")
-    with pytest.raises(ProviderError) as info:
-        provider().fetch(refs("op://Staging/a/credential"))
-    error = info.value
+    error = fetch_error(sandbox, monkeypatch, OP_ACCOUNT="someone-else.1password.com")
     assert error.kind == "signed_out"
     assert "no account matching 'someone-else.1password.com'" in error.message
     assert "OP_ACCOUNT" in (error.fix or "") and "op signin" not in (error.fix or "")
