@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +13,11 @@ from devsecrets import proc
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fresh_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stop_all() is once per process: each test gets its own state, and leaves none."""
     monkeypatch.setattr(proc, "_stopping", False)
+    monkeypatch.setattr(proc, "_starting", 0)
     monkeypatch.setattr(proc, "_live", set())
-    yield
 
 
 def test_stop_all_kills_a_command_still_being_started(monkeypatch: pytest.MonkeyPatch) -> None:
