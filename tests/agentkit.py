@@ -180,10 +180,13 @@ class Shell:
         raise AssertionError(f"no answer from the shell to {command!r}: {''.join(lines)}")
 
     def enter(self) -> str:
-        """What the hook does on entering: a capability in an unexported variable."""
+        """What the hook does on entering: a capability in an unexported variable. Returns it
+        once the agent's fetch has ended (ready or failed)."""
         out = self.sh(f"DS_CAP=$({sys.executable} -c {_quote(ENTER)} $$)")
         assert self.status == 0, out
-        return self.sh('echo "$DS_CAP"').strip()
+        capability = self.sh('echo "$DS_CAP"').strip()
+        wait_ready(capability)
+        return capability
 
     def run(self, args: str) -> str:
         """`devsecrets run ARGS` as the hook's shell function calls it: the capability on a

@@ -75,7 +75,6 @@ def test_run_in_a_hooked_shell_gets_the_values_from_the_agent(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     shell.enter()
-    wait_ready()
     fetched = inject_calls(sandbox)
     out = shell.run(f"--no-mask -- {PRINT_ENV}")
     assert shell.status == 0, out
@@ -93,7 +92,6 @@ def test_the_capabilitys_pipe_is_closed_and_one_found_empty_wipes_every_session(
 ) -> None:
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()
-    wait_ready()
     fetched = inject_calls(sandbox)
     probe = "sh -c 'test -e /proc/self/fd/9 && echo fd9 open || echo fd9 closed; env'"
     out = shell.run(f"--no-mask -- {probe}")
@@ -113,7 +111,6 @@ def test_the_warm_path_imports_neither_click_nor_yaml_nor_keyring(
 ) -> None:
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()
-    wait_ready()
     fetched = inject_calls(sandbox)
     out = shell.sh(
         f'DEVSECRETS_SESSION="$DS_CAP" {sys.executable} -X importtime {DEVSECRETS} run -- true'
@@ -130,7 +127,6 @@ def test_run_masks_and_passes_the_exit_status_on_the_warm_path(
 ) -> None:
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()
-    wait_ready()
     out = shell.run("-v --only TOKEN -- sh -c 'echo \"t=$TOKEN o=${OTHER-unset}\"; exit 3'")
     assert shell.status == 3
     assert "t=<concealed by devsecrets> o=unset" in out
@@ -147,7 +143,6 @@ def test_commands_restricted_secrets_and_unknown_commands(
     gh.write_text('#!/bin/sh\necho "gh=$GH_TOKEN"\n')
     gh.chmod(0o755)
     shell.enter()
-    wait_ready()
     assert "gh=<concealed by devsecrets>" in shell.run(f"-- {gh}")
     out = shell.run("-- no-such-command-xyz")
     assert shell.status == 127 and "command not found" in out
@@ -176,7 +171,6 @@ def test_without_agent_or_with_a_bad_capability_run_fetches_itself(
 def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shells: Shells) -> None:
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()  # starts a detached agent (ensure_agent)
-    wait_ready()
     pid = int(client.status()["pid"])
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: _gone(pid))
@@ -187,7 +181,6 @@ def test_a_killed_agent_never_breaks_run(sandbox: Sandbox, tmp_path: Path, shell
     assert inject_calls(sandbox) == before + 1
     assert Path(socket_path()).exists()  # the stale socket is still there…
     shell.enter()  # …and the next enter replaces it with a new agent
-    wait_ready()
     assert int(client.status()["pid"]) != pid
 
 
@@ -292,7 +285,6 @@ def test_a_failed_fetch_is_reported_and_run_falls_back(
     canary_state(sandbox, mode="signed_out")
     shell = shells(project)
     shell.enter()
-    wait_ready()
     [summary] = sessions()
     assert summary["state"] == "failed"
     assert "not signed in" in summary["error"][0]
@@ -340,7 +332,6 @@ def test_an_untrusted_config_is_refused_and_denying_it_wipes_the_session(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     shell.enter()
-    wait_ready()
     assert cli("deny", cwd=project).returncode == 0
     wait_for(lambda: sessions() == [], what="the wipe after deny")
     out = shell.run("-- true")
@@ -353,7 +344,6 @@ def test_a_changed_config_wipes_the_session(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     shell.enter()
-    wait_ready()
     with (project / ".devsecrets.yml").open("a") as config:
         config.write("# changed\n")
     out = shell.run("-v -- true")
@@ -370,7 +360,6 @@ def test_a_changed_team_policy_wipes_the_session(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     shell.enter()
-    wait_ready()
     policy, _ = team_policy_file()
     policy.parent.mkdir(parents=True, exist_ok=True)
     policy.write_text("max_age: 5d\n")  # tighter: what was served under 7d is re-decided
@@ -386,7 +375,6 @@ def test_capability_from_another_process_tree_is_refused(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     capability = shell.enter()
-    wait_ready()
     config = project / ".devsecrets.yml"
     with pytest.raises(client.AgentUnavailable) as caught:  # the test is not under that shell
         client.get_values(capability, "true", [], config)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agentkit import Agent, Shell, agent, canary_project, inject_calls, shells, wait_ready
+from agentkit import Agent, Shell, agent, canary_project, inject_calls, shells
 from conftest import Sandbox
 from helpers import cli
 
@@ -67,7 +67,6 @@ def test_a_mistyped_option_is_a_usage_error_with_an_agent_too(
     project = canary_project(sandbox, tmp_path)
     shell = shells(project)
     shell.enter()
-    wait_ready()
     fetched = inject_calls(sandbox)
     out = shell.run("--verbos -- touch started")
     assert shell.status == 2 and "No such option '--verbos'" in out

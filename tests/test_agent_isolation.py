@@ -29,7 +29,6 @@ from agentkit import (
     shells,
     skip_unless_strict,
     wait_for,
-    wait_ready,
 )
 from conftest import Sandbox
 
@@ -102,7 +101,6 @@ def test_a_child_of_run_and_a_program_of_the_shell_get_nothing(
 ) -> None:
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()
-    wait_ready()
     probe = tmp_path / "probe.py"
     probe.write_text(CHILD_PROBE)
     out = shell.run(f"--no-mask -- {sys.executable} {probe}")
@@ -120,7 +118,6 @@ def test_entering_for_itself_costs_a_provider_fetch(
     handed to a new session."""
     shell = shells(canary_project(sandbox, tmp_path))
     shell.enter()
-    wait_ready()
     before = inject_calls(sandbox)
     out = shell.run(
         f"--no-mask -- {sys.executable} -c 'import os; from devsecrets.agent import client; "

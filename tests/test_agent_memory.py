@@ -26,7 +26,6 @@ from agentkit import (
     shells,
     skip_unless_strict,
     wait_for,
-    wait_ready,
 )
 from conftest import Sandbox
 from helpers import DEVSECRETS
@@ -57,7 +56,6 @@ def held_session(
     require_readable(agent_pid)
     shell = shells(canary_project(sandbox, tmp_path, extra=extra))
     capability = shell.enter()
-    wait_ready(capability)
     out = shell.run("-- sh -c 'test -n \"$TOKEN\" && echo served'")
     assert "served" in out and shell.status == 0
     during = canaries_in(agent_pid)

@@ -377,9 +377,9 @@ def test_values_are_wiped_after_the_child_exits(project: Path) -> None:
 # ---------------------------------------------------------------- on a terminal
 
 
-def spawn(project: Path, *args: str) -> pexpect.spawn:
+def spawn(project: Path, *args: str, program: str = DEVSECRETS) -> pexpect.spawn:
     child = pexpect.spawn(
-        DEVSECRETS,
+        program,
         list(args),
         cwd=str(project),
         env=dict(os.environ, PWD=str(project)),
@@ -433,15 +433,8 @@ def test_secret_split_across_writes_on_a_pty_is_masked(project: Path) -> None:
 
 def spawn_stdin_from_null(project: Path, command: str) -> pexpect.spawn:
     """`devsecrets run -- sh -c COMMAND`, stdout on a terminal, stdin from /dev/null."""
-    child = pexpect.spawn(
-        "sh",
-        ["-c", 'exec "$0" run -- sh -c "$1" </dev/null', DEVSECRETS, command],
-        cwd=str(project),
-        env=dict(os.environ, PWD=str(project)),
-        timeout=10,
-    )
-    child.delaybeforesend = None
-    return child
+    script = 'exec "$0" run -- sh -c "$1" </dev/null'
+    return spawn(project, "-c", script, DEVSECRETS, command, program="sh")
 
 
 def test_a_child_that_closes_the_terminal_is_not_hung_up(project: Path) -> None:
