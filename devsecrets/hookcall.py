@@ -78,9 +78,9 @@ def arrive(
         return fields, line + ("; session wiped" if lost else "")
     if unchanged and held:
         # Re-checked the same approval: the session stands, under a new capability — the
-        # held one passed through this process's environment, which the user's other
-        # processes can read for a moment (and can make the hook re-check: `touch` the
-        # config), so it must not stay usable.
+        # held one passed through a pipe, which another process of the user could have
+        # read first (and it can make the hook re-check: `touch` the config), so it must
+        # not stay usable.
         renewed = hookagent.renew(held)
         if renewed:
             fields["cap"] = renewed

@@ -160,13 +160,11 @@ class Agent:
         return None
 
     def get(self, conn: socket.socket, peer: Peer, request: Header) -> Header | None:
-        session = self.store.find(text(request, "cap", limit=128))
+        session = self._held(peer, request)
         command, only = text(request, "command"), texts(request, "only")
         path = text(request, "config")
-        if session is None:
-            return error("unknown_session", "no such session: it expired, was left or locked")
-        if peer.pid is None or not descends_from(peer.pid, session.shell, include_self=True):
-            return error("denied", "this session belongs to a shell you are not running in")
+        if not isinstance(session, Session):
+            return session
         if os.path.realpath(path) != session.real_path:
             return error("other_project", f"this session is for {session.config.path}")
         problem = self.store.recheck(session)  # changed or no longer passing: wiped
@@ -184,6 +182,16 @@ class Agent:
         except DevsecretsError as exc:
             return error("refused", exc.message, exc.fix)
         return self._send_values(conn, session, names, command)
+
+    def _held(self, peer: Peer, request: Header) -> Session | Header:
+        """The session the request's capability names, when the peer runs under the shell
+        that opened it; else the error to answer."""
+        session = self.store.find(text(request, "cap", limit=128))
+        if session is None:
+            return error("unknown_session", "no such session: it expired, was left or locked")
+        if peer.pid is None or not descends_from(peer.pid, session.shell, include_self=True):
+            return error("denied", "this session belongs to a shell you are not running in")
+        return session
 
     def _send_values(
         self, conn: socket.socket, session: Session, names: list[str], command: str
@@ -210,11 +218,9 @@ class Agent:
         return {"ok": True, "wiped": left}
 
     def renew(self, conn: socket.socket, peer: Peer, request: Header) -> Header:
-        session = self.store.find(text(request, "cap", limit=128))
-        if session is None:
-            return error("unknown_session", "no such session: it expired, was left or locked")
-        if peer.pid is None or not descends_from(peer.pid, session.shell, include_self=True):
-            return error("denied", "this session belongs to a shell you are not running in")
+        session = self._held(peer, request)
+        if not isinstance(session, Session):
+            return session
         capability = self.store.renew(session)
         if capability is None:
             return error("unknown_session", "the session was wiped")

@@ -181,8 +181,8 @@ class Store:
 
     def renew(self, session: Session) -> str | None:
         """A new capability for the session, the old one dead at once; None when the
-        session is gone. The hook renews the capability each time it passed one through a
-        process's environment, which other processes of the user may read for a moment."""
+        session is gone. The hook renews the capability each time it passed one to a process
+        on a pipe, which another process of the user could have read first."""
         capability = CAPABILITY_PREFIX + secrets.token_urlsafe(32)
         with self._lock:
             if self._sessions.pop(session.key, None) is None:
